@@ -1,0 +1,248 @@
+/**
+ * The reference: for any access, the exact set of outcomes a conforming hart may
+ * produce (docs/decisions/0006, after Syeda & Klein's saturated TLB).
+ *
+ * Besides memory and CSRs it keeps the *saturated cache*: every step-2 read
+ * `(tag, level, VA prefix, PTE address, value)` that some legal execution could
+ * have cached and no fence has removed since. After every step it saturates: it
+ * runs every walk the hart could begin now and adds every read it performs.
+ * An access's allowed outcomes are the results of every walk whose reads each
+ * return current memory or a matching cached value.
+ *
+ * Exactness is over a declared finite set of virtual pages (the *universe*): the
+ * allowed set of an address in the universe equals the one the unbounded
+ * saturated cache gives, because a walk of `va` only ever reads entries keyed by
+ * prefixes of `va`, and those are filled only by walks through the same prefixes.
+ */
+import {
+  type Gpa, type Gva, type Level, PAGE_SHIFT, PTE_SIZE, gpa, hex, isCanonicalSv39, vpnIndex, vpnOf, vpnPrefix,
+} from './address.ts';
+import { type GuestConfig, inRam, maskAsid } from './config.ts';
+import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey } from './guest-action.ts';
+import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
+import { isValidLeaf, isValidPointer, passesStep3, pteG, ptePpn } from './pte.ts';
+import { type AccessContext, type PteRead, type Privilege, exceptionFor, walkSv39 } from './walk.ts';
+
+/** An entry is tagged by the ASID it was walked under, or GLOBAL if a G bit was set on its path (itself included). */
+export type Tag = number | 'global';
+
+export interface CachedPte {
+  readonly tag: Tag;
+  readonly level: Level;
+  readonly prefix: bigint;
+  readonly pteAddr: Gpa;
+  readonly pte: bigint;
+}
+
+/** Entries by `level:prefix`, each list sorted and free of duplicates, so equal histories give equal states. */
+export type SaturatedCache = ReadonlyMap<string, readonly CachedPte[]>;
+
+export interface ReferenceState {
+  readonly cfg: GuestConfig;
+  /** Virtual page numbers on which the reference is exact. */
+  readonly universe: readonly bigint[];
+  readonly mem: Memory;
+  readonly satp: Satp;
+  readonly sum: boolean;
+  readonly mxr: boolean;
+  readonly cache: SaturatedCache;
+  /** (ASID, root) pairs loaded since the last rs1=x0 fence covering the ASID; used only when cfg.walksInFlight. */
+  readonly inFlightRoots: readonly { readonly asid: number; readonly rootPpn: bigint }[];
+}
+
+export const cacheKey = (level: Level, prefix: bigint): string => `${level}:${prefix.toString(16)}`;
+const entryKey = (e: CachedPte): string => `${e.tag}|${e.pteAddr}|${e.pte}`;
+
+export function initialReference(cfg: GuestConfig, universe: readonly Gva[], mem: Memory = emptyMemory): ReferenceState {
+  return {
+    cfg,
+    universe: [...new Set(universe.map(vpnOf))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    mem,
+    satp: { mode: 'bare' },
+    sum: false,
+    mxr: false,
+    cache: new Map(),
+    inFlightRoots: [],
+  };
+}
+
+/** Entries usable by a step-2 read at this level for `va` under `asid`: its own ASID or global. */
+export function matchingEntries(cache: SaturatedCache, level: Level, va: Gva, asid: number): readonly CachedPte[] {
+  return (cache.get(cacheKey(level, vpnPrefix(va, level))) ?? []).filter((e) => e.tag === 'global' || e.tag === asid);
+}
+
+/**
+ * Saturate: add every step-2 read of every walk the hart could begin now
+ * (priv spec, "Address-Translation Cache": walks begin only while satp is active
+ * and read only structures reached from it; V=0 PTEs may be cached). Each read
+ * returns memory or a matching cached value; a memory read is tagged GLOBAL if a
+ * G bit is set on the path so far, counting only PTEs that pass step 3.
+ */
+export function saturate(s: ReferenceState): ReferenceState {
+  const roots: { asid: number; rootPpn: bigint }[] = [];
+  if (s.satp.mode === 'sv39') roots.push({ asid: s.satp.asid, rootPpn: s.satp.rootPpn });
+  if (s.cfg.walksInFlight) roots.push(...s.inFlightRoots);
+  if (roots.length === 0) return s;
+  const added = new Map<string, CachedPte[]>();
+  const known = (key: string): readonly CachedPte[] => [...(s.cache.get(key) ?? []), ...(added.get(key) ?? [])];
+  let grew = true;
+  while (grew) {
+    grew = false;
+    const visited = new Set<string>();
+    for (const { asid, rootPpn } of roots) {
+      for (const vpn of s.universe) {
+        const va = (vpn << PAGE_SHIFT) as Gva;
+        const visit = (level: Level, tableBase: bigint, global: boolean): void => {
+          const key = cacheKey(level, vpnPrefix(va, level));
+          const mark = `${asid}|${key}|${tableBase}|${global}`;
+          if (visited.has(mark)) return;
+          visited.add(mark);
+          const pteAddr = gpa(tableBase + vpnIndex(va, level) * PTE_SIZE);
+          const values: bigint[] = [];
+          if (inRam(s.cfg, pteAddr)) {
+            const m = readWord(s.mem, pteAddr);
+            const tag: Tag = global || (passesStep3(m) && pteG(m)) ? 'global' : asid;
+            const e: CachedPte = { tag, level, prefix: vpnPrefix(va, level), pteAddr, pte: m };
+            if (!known(key).some((k) => entryKey(k) === entryKey(e))) {
+              added.set(key, [...(added.get(key) ?? []), e]);
+              grew = true;
+            }
+            values.push(m);
+          }
+          for (const e of known(key)) if (e.tag === 'global' || e.tag === asid) values.push(e.pte);
+          if (level === 0) return;
+          for (const v of new Set(values)) {
+            if (isValidPointer(v)) visit((level - 1) as Level, ptePpn(v) << PAGE_SHIFT, global || pteG(v));
+          }
+        };
+        visit(2, rootPpn << PAGE_SHIFT, false);
+      }
+    }
+  }
+  if (added.size === 0) return s;
+  const cache = new Map(s.cache);
+  for (const [key, es] of added) {
+    cache.set(key, [...(cache.get(key) ?? []), ...es].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1)));
+  }
+  return { ...s, cache };
+}
+
+/**
+ * SFENCE.VMA rs1, rs2 (priv spec, "Supervisor Memory-Management Fence
+ * Instruction"): which cached entries it removes.
+ * - rs1=x0: every entry (rs2=x0) or every non-global entry of that ASID.
+ * - rs1=va: only entries holding *leaf* PTEs for va (the leaf's page, of its level,
+ *   contains va), of every ASID or of that ASID and not global. An entry that
+ *   fails step 3 is removed too unless the PTE it was read from now holds a valid
+ *   pointer: software may fence lazily only after making an invalid PTE a valid
+ *   leaf (decision record 0006, choice 2).
+ * - A non-canonical rs1 makes the fence do nothing. ASID bits above ASIDLEN are ignored.
+ */
+export function fenceRemoves(
+  e: CachedPte,
+  rs1: Gva | null,
+  rs2: number | null,
+  memPteAt: (addr: Gpa) => bigint,
+): boolean {
+  if (rs2 !== null && (e.tag === 'global' || e.tag !== rs2)) return false;
+  if (rs1 === null) return true;
+  if (e.prefix !== vpnPrefix(rs1, e.level)) return false;
+  if (isValidLeaf(e.pte)) return true;
+  if (passesStep3(e.pte)) return false; // a valid pointer: an rs1=va fence orders leaf accesses only
+  return !isValidPointer(memPteAt(e.pteAddr));
+}
+
+function sfence(s: ReferenceState, rs1: Gva | null, rs2raw: number | null): ReferenceState {
+  if (rs1 !== null && !isCanonicalSv39(rs1)) return s;
+  const rs2 = rs2raw === null ? null : maskAsid(s.cfg, rs2raw);
+  const memAt = (a: Gpa) => readWord(s.mem, a);
+  const cache = new Map<string, readonly CachedPte[]>();
+  for (const [key, es] of s.cache) {
+    const kept = es.filter((e) => !fenceRemoves(e, rs1, rs2, memAt));
+    if (kept.length > 0) cache.set(key, kept);
+  }
+  const inFlightRoots = rs1 === null ? s.inFlightRoots.filter((r) => rs2 !== null && r.asid !== rs2) : s.inFlightRoots;
+  return saturate({ ...s, cache, inFlightRoots });
+}
+
+/** Apply a guest action other than an access (whose effect depends on its outcome: `referenceAccess`). */
+export function referenceStep(s: ReferenceState, a: Exclude<GuestAction, AccessAction>): ReferenceState {
+  switch (a.kind) {
+    case 'ptStore':
+      return saturate({ ...s, mem: writeWord(s.mem, a.addr, a.value) });
+    case 'satp': {
+      // Writing satp orders and invalidates nothing (priv spec, "Supervisor Address Translation and Protection Register").
+      const satp: Satp = a.satp.mode === 'bare' ? a.satp : { ...a.satp, asid: maskAsid(s.cfg, a.satp.asid) };
+      const old = s.satp;
+      const inFlightRoots = s.cfg.walksInFlight && old.mode === 'sv39'
+        ? [...s.inFlightRoots.filter((r) => r.asid !== old.asid || r.rootPpn !== old.rootPpn), { asid: old.asid, rootPpn: old.rootPpn }]
+        : s.inFlightRoots;
+      return saturate({ ...s, satp, inFlightRoots });
+    }
+    case 'sfence':
+      return sfence(s, a.rs1, a.rs2);
+    // SUM and MXR take effect at once: cached PTEs are re-checked on use (step 5 runs on every access).
+    case 'sum':
+      return { ...s, sum: a.value };
+    case 'mxr':
+      return { ...s, mxr: a.value };
+  }
+}
+
+export function accessContext(s: { readonly sum: boolean; readonly mxr: boolean }, a: AccessAction): AccessContext {
+  return { kind: a.access, priv: a.priv, sum: s.sum, mxr: s.mxr };
+}
+
+/** Thrown for an access outside the declared universe: the reference is not exact there. */
+export class OutsideUniverseError extends Error {}
+
+/**
+ * The exact set of outcomes the architecture allows for this access now, sorted
+ * by `outcomeKey`. Never empty: the walk that reads memory at every step is in it.
+ */
+export function allowedOutcomes(s: ReferenceState, a: AccessAction): Outcome[] {
+  const ctx = accessContext(s, a);
+  const fault = (cause: number): Outcome => ({ kind: 'fault', cause, tval: a.va });
+  if (s.satp.mode === 'bare') {
+    // Bare: no translation, whatever is cached; only the PMA check of the address itself.
+    return [inRam(s.cfg, a.va) ? { kind: 'ok', pa: gpa(a.va), adUpdate: null } : fault(exceptionFor('pa-access-fault', a.access))];
+  }
+  if (isCanonicalSv39(a.va) && !s.universe.includes(vpnOf(a.va))) {
+    throw new OutsideUniverseError(`virtual address ${hex(a.va)} is outside the reference's universe`);
+  }
+  const asid = s.satp.asid;
+  const read = (level: Level, pteAddr: Gpa): PteRead[] => {
+    const reads: PteRead[] = inRam(s.cfg, pteAddr)
+      ? [{ kind: 'pte', pte: readWord(s.mem, pteAddr), fromMemory: true }]
+      : [{ kind: 'access-fault' }];
+    for (const e of matchingEntries(s.cache, level, a.va, asid)) reads.push({ kind: 'pte', pte: e.pte, fromMemory: false });
+    return reads;
+  };
+  const out = new Map<string, Outcome>();
+  for (const w of walkSv39(a.va, s.satp.rootPpn, ctx, read, { svade: s.cfg.svade }, (pa) => inRam(s.cfg, pa))) {
+    let o: Outcome;
+    if (w.kind === 'fault') o = fault(exceptionFor(w.error, a.access));
+    else {
+      // Step 7 (Svadu): the A/D update is an atomic compare with memory, never the cache; a stale
+      // leaf makes the walk return to step 2, so the access completes only with memory's PTE.
+      if (w.adUpdate !== null && readWord(s.mem, w.leafAddr) !== w.leaf) continue;
+      o = { kind: 'ok', pa: w.pa, adUpdate: w.adUpdate };
+    }
+    out.set(outcomeKey(o), o);
+  }
+  return [...out.entries()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([, o]) => o);
+}
+
+/** The outcome of the walk that reads memory at every step: what a hart with no cache produces. */
+export function freshOutcome(s: ReferenceState, a: AccessAction): Outcome {
+  return allowedOutcomes({ ...s, cache: new Map() }, a)[0] as Outcome;
+}
+
+/** Advance the reference by an access that produced `o` (which must be allowed): A/D update, then the store. */
+export function referenceAccess(s: ReferenceState, a: AccessAction, o: Outcome): ReferenceState {
+  if (o.kind === 'fault') return s;
+  let mem = s.mem;
+  if (o.adUpdate !== null) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
+  if (a.access === 'store') mem = writeWord(mem, o.pa, a.value);
+  return mem === s.mem ? s : saturate({ ...s, mem });
+}
