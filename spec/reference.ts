@@ -94,7 +94,7 @@ export function saturate(s: ReferenceState): ReferenceState {
         const va = (vpn << PAGE_SHIFT) as Gva;
         const visit = (level: Level, tableBase: bigint, global: boolean): void => {
           const key = cacheKey(level, vpnPrefix(va, level));
-          const mark = `${asid}|${key}|${tableBase}|${global}`;
+          const mark = `${asid}|${vpn}|${level}|${tableBase}|${global}`;
           if (visited.has(mark)) return;
           visited.add(mark);
           const pteAddr = gpa(tableBase + vpnIndex(va, level) * PTE_SIZE);

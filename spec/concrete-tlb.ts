@@ -1,0 +1,73 @@
+/**
+ * A concrete, deterministic address-translation cache: one hart's TLB as the
+ * models' hardware has it. Not part of the architecture (which fixes only the set
+ * of allowed outcomes, spec/reference.ts): a property shows this TLB refines it.
+ * Can be ignored on first reading.
+ *
+ * It caches every step-2 read a walk makes from memory (pointers, leaves and
+ * invalid PTEs alike), tagged like the reference (ASID, or GLOBAL under a G bit),
+ * keeps one entry per (tag, level, VA prefix), prefers a cached entry to memory,
+ * never evicts, and removes on SFENCE.VMA exactly what the fence rule says. That
+ * makes it as stale as a TLB may be.
+ */
+import { type Gpa, type Gva, type Level, vpnPrefix } from './address.ts';
+import { type CachedPte, type Tag, cacheKey, fenceRemoves } from './reference.ts';
+import { type AccessContext, type PteRead, type WalkOptions, type WalkResult, walkSv39 } from './walk.ts';
+import { passesStep3, pteG } from './pte.ts';
+
+export type ConcreteTlb = ReadonlyMap<string, readonly CachedPte[]>;
+export const emptyTlb: ConcreteTlb = new Map();
+
+/** A memory read for the walk: the PTE word, or null when the address fails its PMA check. */
+export type MemoryReader = (addr: Gpa) => bigint | null;
+
+export interface TlbWalk {
+  readonly result: WalkResult;
+  readonly tlb: ConcreteTlb;
+  /** Step-2 reads served from memory (each a memory reference of the walk). */
+  readonly memoryReads: number;
+}
+
+export function tlbTranslate(
+  tlb: ConcreteTlb,
+  va: Gva,
+  asid: number,
+  rootPpn: bigint,
+  ctx: AccessContext,
+  readMemory: MemoryReader,
+  opts: WalkOptions,
+  paInRam: (pa: Gpa) => boolean,
+): TlbWalk {
+  const next = new Map(tlb);
+  let memoryReads = 0;
+  let global = false;
+  const read = (level: Level, pteAddr: Gpa): PteRead[] => {
+    const key = cacheKey(level, vpnPrefix(va, level));
+    const hit = (next.get(key) ?? []).find((e) => e.tag === 'global' || e.tag === asid);
+    if (hit !== undefined) {
+      if (passesStep3(hit.pte) && pteG(hit.pte)) global = true;
+      return [{ kind: 'pte', pte: hit.pte, fromMemory: false }];
+    }
+    const m = readMemory(pteAddr);
+    if (m === null) return [{ kind: 'access-fault' }];
+    memoryReads++;
+    if (passesStep3(m) && pteG(m)) global = true;
+    const tag: Tag = global ? 'global' : asid;
+    const entry: CachedPte = { tag, level, prefix: vpnPrefix(va, level), pteAddr, pte: m };
+    next.set(key, [entry, ...(next.get(key) ?? []).filter((e) => e.tag !== tag)]);
+    return [{ kind: 'pte', pte: m, fromMemory: true }];
+  };
+  const [result] = walkSv39(va, rootPpn, ctx, read, opts, paInRam);
+  if (result === undefined) throw new Error('a deterministic walk yields one result');
+  return { result, tlb: next, memoryReads };
+}
+
+/** SFENCE.VMA (or HFENCE.VVMA on the VS-stage) applied to this TLB: the reference's removal rule. */
+export function tlbFence(tlb: ConcreteTlb, rs1: Gva | null, rs2: number | null, memPteAt: (addr: Gpa) => bigint): ConcreteTlb {
+  const next = new Map<string, readonly CachedPte[]>();
+  for (const [key, es] of tlb) {
+    const kept = es.filter((e) => !fenceRemoves(e, rs1, rs2, memPteAt));
+    if (kept.length > 0) next.set(key, kept);
+  }
+  return next;
+}
