@@ -10,7 +10,7 @@
  * never evicts, and removes on SFENCE.VMA exactly what the fence rule says. That
  * makes it as stale as a TLB may be.
  */
-import { type Gpa, type Gva, type Level, vpnPrefix } from './address.ts';
+import { type Gpa, type Gva, type Level, isCanonicalSv39, vpnPrefix } from './address.ts';
 import { type CachedPte, type Tag, cacheKey, fenceRemoves } from './reference.ts';
 import { type AccessContext, type PteRead, type WalkOptions, type WalkResult, walkSv39 } from './walk.ts';
 import { passesStep3, pteG } from './pte.ts';
@@ -64,6 +64,8 @@ export function tlbTranslate(
 
 /** SFENCE.VMA (or HFENCE.VVMA on the VS-stage) applied to this TLB: the reference's removal rule. */
 export function tlbFence(tlb: ConcreteTlb, rs1: Gva | null, rs2: number | null, memPteAt: (addr: Gpa) => bigint): ConcreteTlb {
+  // A non-canonical rs1 makes the fence do nothing (priv spec, SFENCE.VMA).
+  if (rs1 !== null && !isCanonicalSv39(rs1)) return tlb;
   const next = new Map<string, readonly CachedPte[]>();
   for (const [key, es] of tlb) {
     const kept = es.filter((e) => !fenceRemoves(e, rs1, rs2, memPteAt));

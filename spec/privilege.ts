@@ -71,6 +71,7 @@ export interface Trap {
 
 /** Why a model trapped: the bookkeeping the exit-accounting property checks. */
 export type TrapReason =
+  | 'guest-page-fault'
   | 'satp-write'
   | 'sfence'
   | 'pt-store-protected'

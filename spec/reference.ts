@@ -21,7 +21,7 @@ import { type GuestConfig, inRam, maskAsid } from './config.ts';
 import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey } from './guest-action.ts';
 import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
 import { isValidLeaf, isValidPointer, passesStep3, pteG, ptePpn } from './pte.ts';
-import { type AccessContext, type PteRead, type Privilege, exceptionFor, walkSv39 } from './walk.ts';
+import { type AccessContext, type PteRead, type WalkStep, exceptionFor, walkSv39 } from './walk.ts';
 
 /** An entry is tagged by the ASID it was walked under, or GLOBAL if a G bit was set on its path (itself included). */
 export type Tag = number | 'global';
@@ -72,6 +72,21 @@ export function matchingEntries(cache: SaturatedCache, level: Level, va: Gva, as
 }
 
 /**
+ * Global entries below the root that a walk of `va` may begin with, whatever the
+ * ASID and whatever the levels above hold (the G-bit rule: a global mapping may
+ * be used in every address space). Valid ones only: G counts on PTEs that pass step 3.
+ */
+export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
+  const out: WalkStep[] = [];
+  for (const level of [1, 0] as const) {
+    for (const e of cache.get(cacheKey(level, vpnPrefix(va, level))) ?? []) {
+      if (e.tag === 'global') out.push({ level, pteAddr: e.pteAddr, pte: e.pte, fromMemory: false });
+    }
+  }
+  return out;
+}
+
+/**
  * Saturate: add every step-2 read of every walk the hart could begin now
  * (priv spec, "Address-Translation Cache": walks begin only while satp is active
  * and read only structures reached from it; V=0 PTEs may be cached). Each read
@@ -116,6 +131,10 @@ export function saturate(s: ReferenceState): ReferenceState {
           }
         };
         visit(2, rootPpn << PAGE_SHIFT, false);
+        // Walks may also begin at a cached global pointer below the root (see `globalStarts`).
+        for (const e of known(cacheKey(1, vpnPrefix(va, 1)))) {
+          if (e.tag === 'global' && isValidPointer(e.pte)) visit(0, ptePpn(e.pte) << PAGE_SHIFT, true);
+        }
       }
     }
   }
@@ -219,7 +238,8 @@ export function allowedOutcomes(s: ReferenceState, a: AccessAction): Outcome[] {
     return reads;
   };
   const out = new Map<string, Outcome>();
-  for (const w of walkSv39(a.va, s.satp.rootPpn, ctx, read, { svade: s.cfg.svade }, (pa) => inRam(s.cfg, pa))) {
+  const starts = globalStarts(s.cache, a.va);
+  for (const w of walkSv39(a.va, s.satp.rootPpn, ctx, read, { svade: s.cfg.svade }, (pa) => inRam(s.cfg, pa), starts)) {
     let o: Outcome;
     if (w.kind === 'fault') o = fault(exceptionFor(w.error, a.access));
     else {
@@ -245,4 +265,25 @@ export function referenceAccess(s: ReferenceState, a: AccessAction, o: Outcome):
   if (o.adUpdate !== null) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
   if (a.access === 'store') mem = writeWord(mem, o.pa, a.value);
   return mem === s.mem ? s : saturate({ ...s, mem });
+}
+
+/**
+ * Is this walk of `va` (its step-2 reads, root first) one the architecture allows
+ * now? Each read must sit where the previous one points and return memory or a
+ * matching cached value.
+ */
+export function walkAllowed(
+  s: ReferenceState,
+  va: Gva,
+  path: readonly { readonly level: Level; readonly pteAddr: Gpa; readonly pte: bigint }[],
+): boolean {
+  if (s.satp.mode !== 'sv39') return false;
+  let base = s.satp.rootPpn << PAGE_SHIFT;
+  for (const step of path) {
+    if (step.pteAddr !== base + vpnIndex(va, step.level) * PTE_SIZE) return false;
+    const fromMemory = inRam(s.cfg, step.pteAddr) && readWord(s.mem, step.pteAddr) === step.pte;
+    if (!fromMemory && !matchingEntries(s.cache, step.level, va, s.satp.asid).some((e) => e.pte === step.pte)) return false;
+    base = ptePpn(step.pte) << PAGE_SHIFT;
+  }
+  return true;
 }

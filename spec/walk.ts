@@ -113,38 +113,43 @@ export function walkSv39(
   read: PteSource,
   opts: WalkOptions,
   paInRam: (pa: Gpa) => boolean,
+  globalStarts: readonly WalkStep[] = [],
 ): WalkResult[] {
   // Sv39 "Addressing and Memory Protection": bits 63..39 must equal bit 38, or a page fault.
   if (!isCanonicalSv39(va)) return [{ kind: 'fault', error: 'non-canonical', path: [] }];
   const results: WalkResult[] = [];
   // Step 1: a = satp.ppn x PAGESIZE, i = LEVELS-1.
   descend(2, rootPpn << PAGE_SHIFT, [], false);
+  // A cached global entry below the root needs no walk above it: global mappings are shared by
+  // every address space, and a mapping wrongly marked global "can unpredictably result in either
+  // mapping being used" (priv spec, Sv32 PTE G bit). The caller supplies those entries.
+  for (const start of globalStarts) consider(start.level, start.pteAddr, start.pte, false, [], true);
   return results;
 
   function descend(level: Level, tableBase: bigint, path: readonly WalkStep[], global: boolean): void {
     // Step 2: pte = the PTE at a + va.vpn[i] x PTESIZE; a PMA violation is an access fault.
     const pteAddr = gpa(tableBase + vpnIndex(va, level) * PTE_SIZE);
     for (const r of read(level, pteAddr)) {
-      if (r.kind === 'access-fault') {
-        results.push({ kind: 'fault', error: 'pte-access-fault', path });
-        continue;
-      }
-      const pte = r.pte;
-      const here = [...path, { level, pteAddr, pte, fromMemory: r.fromMemory }];
-      // Step 3: V=0, W without R, or a reserved bit or encoding: page fault.
-      if (!passesStep3(pte)) {
-        results.push({ kind: 'fault', error: 'invalid-pte', path: here });
-        continue;
-      }
-      const g = global || pteG(pte);
-      // Step 4: R=X=0 is a pointer: i = i-1 (past level 0, a page fault), a = pte.ppn x PAGESIZE.
-      if (isValidPointer(pte)) {
-        if (level === 0) results.push({ kind: 'fault', error: 'no-leaf', path: here });
-        else descend((level - 1) as Level, ptePpn(pte) << PAGE_SHIFT, here, g);
-        continue;
-      }
-      results.push(leafResult(level, pteAddr, pte, here, g));
+      if (r.kind === 'access-fault') results.push({ kind: 'fault', error: 'pte-access-fault', path });
+      else consider(level, pteAddr, r.pte, r.fromMemory, path, global);
     }
+  }
+
+  function consider(level: Level, pteAddr: Gpa, pte: PteWord, fromMemory: boolean, path: readonly WalkStep[], global: boolean): void {
+    const here = [...path, { level, pteAddr, pte, fromMemory }];
+    // Step 3: V=0, W without R, or a reserved bit or encoding: page fault.
+    if (!passesStep3(pte)) {
+      results.push({ kind: 'fault', error: 'invalid-pte', path: here });
+      return;
+    }
+    const g = global || pteG(pte);
+    // Step 4: R=X=0 is a pointer: i = i-1 (past level 0, a page fault), a = pte.ppn x PAGESIZE.
+    if (isValidPointer(pte)) {
+      if (level === 0) results.push({ kind: 'fault', error: 'no-leaf', path: here });
+      else descend((level - 1) as Level, ptePpn(pte) << PAGE_SHIFT, here, g);
+      return;
+    }
+    results.push(leafResult(level, pteAddr, pte, here, g));
   }
 
   function leafResult(level: Level, leafAddr: Gpa, pte: PteWord, path: readonly WalkStep[], global: boolean): WalkResult {

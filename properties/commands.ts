@@ -1,0 +1,245 @@
+/**
+ * Random guest programs. A command is plain data naming things by pool index
+ * ("the leaf that maps VA 3 in address space 1"); it is *resolved* when it runs,
+ * against the guest's own bookkeeping (the page-table stores it has made, the
+ * satp it wrote), never against a machine's outcomes, so the same program means
+ * the same events on every machine. A resolved program is what a counterexample
+ * keeps, so a replay never depends on this generator.
+ */
+import fc from 'fast-check';
+import { type Gpa, type Gva, type Level, PAGE_SHIFT, gva, hex } from '../spec/address.ts';
+import { type Memory, readWord, writeWord } from '../spec/memory.ts';
+import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, encodePte } from '../spec/pte.ts';
+import { inRam } from '../spec/config.ts';
+import { type AccessKind, type Privilege, type PteRead, walkSv39 } from '../spec/walk.ts';
+import type { MachineEvent } from '../model/machine.ts';
+import {
+  ALL_FRAMES, ASIDS, BOOT_ASID_OF_ROOT, DATA_FRAMES, NON_CANONICAL, OFFSETS, PT_FRAMES, ROOTS, SLOTS, VAS,
+  bootMemory, guestConfig, pteAddress,
+} from './pools.ts';
+
+export type Command =
+  | { readonly kind: 'ptStore'; readonly frame: number; readonly slot: number; readonly value: bigint }
+  /** Store a new PTE where the walk of VA `va` ends in address space `space` (its leaf, or the invalid PTE that stops it). */
+  | { readonly kind: 'retarget'; readonly space: number | 'current'; readonly va: number; readonly value: bigint }
+  | { readonly kind: 'access'; readonly va: number; readonly offset: number; readonly access: AccessKind; readonly priv: Privilege; readonly value: bigint }
+  | { readonly kind: 'satp'; readonly root: number; readonly asid: number }
+  | { readonly kind: 'sfence'; readonly va: number | null; readonly asid: number | 'current' | null }
+  | { readonly kind: 'sum'; readonly value: boolean }
+  | { readonly kind: 'mxr'; readonly value: boolean }
+  /** Free a page-table page: the guest zeroes the slots it uses. */
+  | { readonly kind: 'freeTable'; readonly frame: number }
+  | { readonly kind: 'host'; readonly op: 'hostRemap' | 'hostWriteProtect' | 'hostUnprotect'; readonly frame: number }
+  /** The OS idiom: switch to another address space, change the first one's mapping, fence it (or not), switch back, touch it. */
+  | { readonly kind: 'asidDance'; readonly other: number; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va-asid' | 'x0-asid' };
+
+/** Well-behaved guests fence eagerly after every PTE change and never set G; arbitrary ones do anything. */
+export type GuestKind = 'arbitrary' | 'well-behaved';
+
+const flagsArb = (kind: GuestKind) =>
+  fc.record({
+    r: fc.boolean(), w: fc.boolean(), x: fc.boolean(), u: fc.boolean(),
+    g: kind === 'arbitrary' ? fc.integer({ min: 0, max: 6 }).map((n) => n === 0) : fc.constant(false),
+    a: fc.integer({ min: 0, max: 7 }).map((n) => n !== 0),
+    d: fc.integer({ min: 0, max: 3 }).map((n) => n !== 0),
+  }).map((f) => ({ ...f, r: f.r || !f.x })); // mostly valid leaves: W-only is left to the garbage arm
+
+/** PTE words with real Sv39 encodings pointing into the pools, and garbage. */
+export function pteValueArb(kind: GuestKind): fc.Arbitrary<bigint> {
+  const frameIn = (pool: readonly bigint[]) => fc.constantFrom(...pool);
+  const pointer = fc.tuple(frameIn(PT_FRAMES), kind === 'arbitrary' ? fc.integer({ min: 0, max: 5 }) : fc.constant(1))
+    .map(([f, g]) => encodePte({ ppn: f, g: g === 0 }));
+  const leaf4k = fc.tuple(frameIn(DATA_FRAMES), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
+  const superpage2m = fc.tuple(fc.constantFrom(0x80400n, 0x80401n), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
+  const garbageInvalid = fc.constantFrom(0n, PTE_G, PTE_R | PTE_W, 0x80010n << 10n);
+  if (kind === 'well-behaved') {
+    return fc.oneof(
+      { arbitrary: pointer, weight: 3 }, { arbitrary: leaf4k, weight: 6 }, { arbitrary: superpage2m, weight: 1 },
+      { arbitrary: garbageInvalid, weight: 2 },
+    );
+  }
+  const leafOnTable = fc.tuple(frameIn(PT_FRAMES), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
+  const superpage1g = fc.tuple(fc.constantFrom(0x80000n, 0x80400n), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
+  const reserved = fc.constantFrom(
+    PTE_V | PTE_W, // W without R
+    encodePte({ ppn: 0x80011n, a: true }), // a pointer with A set (reserved in non-leaf PTEs)
+    encodePte({ ppn: 0x80400n, r: true, a: true, d: true }) | (1n << 54n), // a reserved high bit
+    encodePte({ ppn: 0x123456n, r: true, w: true, a: true, d: true }), // a leaf outside RAM
+    encodePte({ ppn: 0x10n }), // a pointer outside RAM
+    PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D, // a leaf on page 0
+  );
+  return fc.oneof(
+    { arbitrary: pointer, weight: 3 }, { arbitrary: leaf4k, weight: 6 }, { arbitrary: leafOnTable, weight: 1 },
+    { arbitrary: superpage2m, weight: 1 }, { arbitrary: superpage1g, weight: 1 }, { arbitrary: garbageInvalid, weight: 2 },
+    { arbitrary: reserved, weight: 1 }, { arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), weight: 1 },
+  );
+}
+
+const index = (pool: readonly unknown[]) => fc.integer({ min: 0, max: pool.length - 1 });
+
+export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
+  const value = pteValueArb(kind);
+  const vaIdx = fc.integer({ min: 0, max: VAS.length }); // VAS.length: the non-canonical address
+  const access = fc.record({
+    kind: fc.constant('access' as const), va: vaIdx, offset: index(OFFSETS),
+    access: fc.constantFrom<AccessKind>('load', 'load', 'store', 'store', 'fetch'),
+    priv: fc.constantFrom<Privilege>('S', 'S', 'U'),
+    value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  });
+  const asidArb = kind === 'arbitrary' ? index(ASIDS) : fc.constant(-1);
+  return fc.oneof(
+    { arbitrary: access, weight: 30 },
+    { arbitrary: fc.record({ kind: fc.constant('ptStore' as const), frame: index(PT_FRAMES), slot: index(SLOTS), value }), weight: 8 },
+    { arbitrary: fc.record({ kind: fc.constant('retarget' as const), space: fc.oneof(fc.constant('current' as const), index(ROOTS)), va: index(VAS), value }), weight: 14 },
+    { arbitrary: fc.record({ kind: fc.constant('satp' as const), root: index(ROOTS), asid: asidArb }), weight: 8 },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('sfence' as const),
+        va: fc.option(vaIdx, { nil: null, freq: 3 }),
+        asid: fc.oneof(fc.constant(null), fc.constant('current' as const), index(ASIDS)),
+      }),
+      weight: 12,
+    },
+    { arbitrary: fc.record({ kind: fc.constant('sum' as const), value: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ kind: fc.constant('mxr' as const), value: fc.boolean() }), weight: 2 },
+    { arbitrary: fc.record({ kind: fc.constant('freeTable' as const), frame: index(PT_FRAMES) }), weight: 2 },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('host' as const),
+        op: fc.constantFrom('hostRemap' as const, 'hostWriteProtect' as const, 'hostUnprotect' as const),
+        frame: index(ALL_FRAMES),
+      }),
+      weight: 6,
+    },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('asidDance' as const), other: index(ROOTS), va: index(VAS), value,
+        fence: fc.constantFrom('none' as const, 'va-asid' as const, 'x0-asid' as const),
+      }),
+      weight: 6,
+    },
+  );
+}
+
+/** Programs of up to `maxCommands` commands; `size: 'max'` so lengths spread over the whole range. */
+export function programArb(kind: GuestKind, maxCommands: number): fc.Arbitrary<Command[]> {
+  return fc.array(commandArb(kind), { minLength: 1, maxLength: maxCommands, size: 'max' });
+}
+
+/** What the guest knows of itself: the page-table stores it made and the satp it wrote. */
+export interface GuestBookkeeping {
+  readonly mem: Memory;
+  readonly root: number;
+  readonly asid: number;
+}
+
+export const bootBookkeeping = (): GuestBookkeeping => ({ mem: bootMemory(), root: 0, asid: BOOT_ASID_OF_ROOT[0] ?? 1 });
+
+/** The events a program starts with: load the first address space. */
+export const bootEvents = (): MachineEvent[] => [
+  { kind: 'satp', satp: { mode: 'sv39', asid: BOOT_ASID_OF_ROOT[0] ?? 1, rootPpn: ROOTS[0] ?? 0n } },
+];
+
+const at = <T>(pool: readonly T[], i: number): T => {
+  const v = pool[i];
+  if (v === undefined) throw new RangeError(`pool index ${i} out of range`);
+  return v;
+};
+
+/** Where the guest's own walk of `va` from `root` ends: the PTE to change to remap it. */
+function terminalPte(mem: Memory, rootPpn: bigint, va: Gva): Gpa | null {
+  const read = (_l: Level, a: Gpa): PteRead[] =>
+    inRam(guestConfig, a) ? [{ kind: 'pte', pte: readWord(mem, a), fromMemory: true }] : [{ kind: 'access-fault' }];
+  const [w] = walkSv39(va, rootPpn, { kind: 'load', priv: 'S', sum: true, mxr: true }, read, { svade: false }, () => true);
+  if (w === undefined) return null;
+  if (w.kind === 'ok') return w.leafAddr;
+  const last = w.path[w.path.length - 1];
+  return w.error === 'pte-access-fault' || last === undefined ? null : last.pteAddr;
+}
+
+/**
+ * Resolve one command into machine events against the guest's bookkeeping. A
+ * well-behaved guest follows every page-table store with SFENCE.VMA x0, x0 and
+ * uses one ASID per root.
+ */
+export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { events: MachineEvent[]; g: GuestBookkeeping } {
+  const fenceAll: MachineEvent = { kind: 'sfence', rs1: null, rs2: null };
+  const store = (addr: Gpa, value: bigint): MachineEvent[] =>
+    kind === 'well-behaved' ? [{ kind: 'ptStore', addr, value }, fenceAll] : [{ kind: 'ptStore', addr, value }];
+  const asidFor = (root: number, asid: number): number => (kind === 'well-behaved' || asid < 0 ? at(BOOT_ASID_OF_ROOT, root) : asid);
+  const satp = (root: number, asid: number): MachineEvent => ({ kind: 'satp', satp: { mode: 'sv39', asid, rootPpn: at(ROOTS, root) } });
+  const vaOf = (i: number): Gva => (i === VAS.length ? NON_CANONICAL : at(VAS, i));
+  switch (c.kind) {
+    case 'ptStore': {
+      const addr = pteAddress(at(PT_FRAMES, c.frame), at(SLOTS, c.slot));
+      return { events: store(addr, c.value), g: { ...g, mem: writeWord(g.mem, addr, c.value) } };
+    }
+    case 'retarget': {
+      const root = c.space === 'current' ? g.root : c.space;
+      const addr = terminalPte(g.mem, at(ROOTS, root), at(VAS, c.va));
+      if (addr === null) return { events: [], g };
+      return { events: store(addr, c.value), g: { ...g, mem: writeWord(g.mem, addr, c.value) } };
+    }
+    case 'access':
+      return { events: [{ kind: 'access', va: gva(vaOf(c.va) + at(OFFSETS, c.offset)), access: c.access, priv: c.priv, value: c.value }], g };
+    case 'satp': {
+      const asid = asidFor(c.root, c.asid < 0 ? -1 : at(ASIDS, c.asid));
+      return { events: [satp(c.root, asid)], g: { ...g, root: c.root, asid } };
+    }
+    case 'sfence': {
+      const rs2 = c.asid === null ? null : c.asid === 'current' ? g.asid : at(ASIDS, c.asid);
+      return { events: [{ kind: 'sfence', rs1: c.va === null ? null : vaOf(c.va), rs2 }], g };
+    }
+    case 'sum':
+    case 'mxr':
+      return { events: [{ kind: c.kind, value: c.value }], g };
+    case 'freeTable': {
+      const frame = at(PT_FRAMES, c.frame);
+      let mem = g.mem;
+      const events: MachineEvent[] = [];
+      for (const slot of SLOTS) {
+        const addr = pteAddress(frame, slot);
+        if (readWord(mem, addr) === 0n) continue;
+        events.push({ kind: 'ptStore', addr, value: 0n });
+        mem = writeWord(mem, addr, 0n);
+      }
+      if (kind === 'well-behaved' && events.length > 0) events.push(fenceAll);
+      return { events, g: { ...g, mem } };
+    }
+    case 'host':
+      return { events: [{ kind: c.op, gpn: at(ALL_FRAMES, c.frame) }], g };
+    case 'asidDance': {
+      if (c.other === g.root) return { events: [], g };
+      const home = { root: g.root, asid: g.asid };
+      const otherAsid = asidFor(c.other, at(ASIDS, (g.asid % ASIDS.length)));
+      const addr = terminalPte(g.mem, at(ROOTS, home.root), at(VAS, c.va));
+      const events: MachineEvent[] = [satp(c.other, otherAsid)];
+      let mem = g.mem;
+      if (addr !== null) {
+        events.push(...store(addr, c.value));
+        mem = writeWord(mem, addr, c.value);
+        if (c.fence === 'va-asid') events.push({ kind: 'sfence', rs1: at(VAS, c.va), rs2: home.asid });
+        if (c.fence === 'x0-asid') events.push({ kind: 'sfence', rs1: null, rs2: home.asid });
+      }
+      events.push(satp(home.root, home.asid));
+      events.push({ kind: 'access', va: at(VAS, c.va), access: 'load', priv: 'S', value: 0n });
+      return { events, g: { ...g, mem } };
+    }
+  }
+}
+
+/** Resolve a whole program, boot events first. */
+export function resolveProgram(program: readonly Command[], kind: GuestKind): MachineEvent[] {
+  let g = bootBookkeeping();
+  const events: MachineEvent[] = bootEvents();
+  for (const c of program) {
+    const r = resolve(c, g, kind);
+    events.push(...r.events);
+    g = r.g;
+  }
+  return events;
+}
+
+export function describeCommand(c: Command): string {
+  return JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v));
+}
