@@ -7,6 +7,7 @@
  * keeps, so a replay never depends on this generator.
  */
 import fc from 'fast-check';
+import { match } from 'ts-pattern';
 import { type Gpa, type Gva, type Level, PAGE_SHIFT, gva, hex } from '../spec/address.ts';
 import { type Memory, readWord, writeWord } from '../spec/memory.ts';
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, encodePte } from '../spec/pte.ts';
@@ -30,19 +31,30 @@ export type Command =
   /** Free a page-table page: the guest zeroes the slots it uses. */
   | { readonly kind: 'freeTable'; readonly frame: number }
   | { readonly kind: 'host'; readonly op: 'hostRemap' | 'hostWriteProtect' | 'hostUnprotect'; readonly frame: number }
+  /** The OS idiom: touch a page, change its mapping, fence it (or not, or too narrowly), touch it again. */
+  | { readonly kind: 'remapIdiom'; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va' | 'va-asid' | 'x0-asid' | 'x0'; readonly access: AccessKind }
   /** The OS idiom: switch to another address space, change the first one's mapping, fence it (or not), switch back, touch it. */
   | { readonly kind: 'asidDance'; readonly other: number; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va-asid' | 'x0-asid' };
 
 /** Well-behaved guests fence eagerly after every PTE change and never set G; arbitrary ones do anything. */
 export type GuestKind = 'arbitrary' | 'well-behaved';
 
+/** `true` with probability about p/8. */
+const likely = (eighths: number) => fc.integer({ min: 0, max: 7 }).map((n) => n < eighths);
+
 const flagsArb = (kind: GuestKind) =>
   fc.record({
-    r: fc.boolean(), w: fc.boolean(), x: fc.boolean(), u: fc.boolean(),
+    r: likely(7), w: likely(5), x: likely(3), u: likely(2),
     g: kind === 'arbitrary' ? fc.integer({ min: 0, max: 6 }).map((n) => n === 0) : fc.constant(false),
-    a: fc.integer({ min: 0, max: 7 }).map((n) => n !== 0),
-    d: fc.integer({ min: 0, max: 3 }).map((n) => n !== 0),
-  }).map((f) => ({ ...f, r: f.r || !f.x })); // mostly valid leaves: W-only is left to the garbage arm
+    a: likely(7),
+    d: likely(6),
+  }).map((f) => ({ ...f, r: f.r || !f.x })); // valid leaves: W-only is left to the garbage arm
+
+/** What an OS stores when it maps a page: mostly a 4 KiB leaf to a data page, sometimes anything. */
+export function leafValueArb(kind: GuestKind): fc.Arbitrary<bigint> {
+  const leaf4k = fc.tuple(fc.constantFrom(...DATA_FRAMES), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
+  return fc.oneof({ arbitrary: leaf4k, weight: 5 }, { arbitrary: fc.constant(0n), weight: 1 }, { arbitrary: pteValueArb(kind), weight: 2 });
+}
 
 /** PTE words with real Sv39 encodings pointing into the pools, and garbage. */
 export function pteValueArb(kind: GuestKind): fc.Arbitrary<bigint> {
@@ -79,18 +91,20 @@ const index = (pool: readonly unknown[]) => fc.integer({ min: 0, max: pool.lengt
 
 export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
   const value = pteValueArb(kind);
-  const vaIdx = fc.integer({ min: 0, max: VAS.length }); // VAS.length: the non-canonical address
+  const leafValue = leafValueArb(kind);
+  // Now and then VAS.length: the non-canonical address.
+  const vaIdx = fc.oneof({ arbitrary: index(VAS), weight: 15 }, { arbitrary: fc.constant(VAS.length), weight: 1 });
   const access = fc.record({
     kind: fc.constant('access' as const), va: vaIdx, offset: index(OFFSETS),
     access: fc.constantFrom<AccessKind>('load', 'load', 'store', 'store', 'fetch'),
-    priv: fc.constantFrom<Privilege>('S', 'S', 'U'),
+    priv: fc.constantFrom<Privilege>('S', 'S', 'S', 'U'),
     value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
   });
   const asidArb = kind === 'arbitrary' ? index(ASIDS) : fc.constant(-1);
   return fc.oneof(
     { arbitrary: access, weight: 30 },
     { arbitrary: fc.record({ kind: fc.constant('ptStore' as const), frame: index(PT_FRAMES), slot: index(SLOTS), value }), weight: 8 },
-    { arbitrary: fc.record({ kind: fc.constant('retarget' as const), space: fc.oneof(fc.constant('current' as const), index(ROOTS)), va: index(VAS), value }), weight: 14 },
+    { arbitrary: fc.record({ kind: fc.constant('retarget' as const), space: fc.oneof(fc.constant('current' as const), index(ROOTS)), va: index(VAS), value: leafValue }), weight: 14 },
     { arbitrary: fc.record({ kind: fc.constant('satp' as const), root: index(ROOTS), asid: asidArb }), weight: 8 },
     {
       arbitrary: fc.record({
@@ -113,7 +127,15 @@ export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
     },
     {
       arbitrary: fc.record({
-        kind: fc.constant('asidDance' as const), other: index(ROOTS), va: index(VAS), value,
+        kind: fc.constant('remapIdiom' as const), va: index(VAS), value: leafValue,
+        fence: fc.constantFrom('none' as const, 'va' as const, 'va-asid' as const, 'x0-asid' as const, 'x0' as const),
+        access: fc.constantFrom<AccessKind>('load', 'store', 'fetch'),
+      }),
+      weight: 10,
+    },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('asidDance' as const), other: index(ROOTS), va: index(VAS), value: leafValue,
         fence: fc.constantFrom('none' as const, 'va-asid' as const, 'x0-asid' as const),
       }),
       weight: 6,
@@ -208,6 +230,23 @@ export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { eve
     }
     case 'host':
       return { events: [{ kind: c.op, gpn: at(ALL_FRAMES, c.frame) }], g };
+    case 'remapIdiom': {
+      const target = at(VAS, c.va);
+      const touch = (access: AccessKind): MachineEvent => ({ kind: 'access', va: target, access, priv: 'S', value: c.value ^ 0x5an });
+      const addr = terminalPte(g.mem, at(ROOTS, g.root), target);
+      if (addr === null) return { events: [touch('load')], g };
+      const fence: MachineEvent[] = match(c.fence)
+        .with('none', () => [])
+        .with('va', () => [{ kind: 'sfence' as const, rs1: target, rs2: null }])
+        .with('va-asid', () => [{ kind: 'sfence' as const, rs1: target, rs2: g.asid }])
+        .with('x0-asid', () => [{ kind: 'sfence' as const, rs1: null, rs2: g.asid }])
+        .with('x0', () => [{ kind: 'sfence' as const, rs1: null, rs2: null }])
+        .exhaustive();
+      return {
+        events: [touch('load'), ...store(addr, c.value), ...fence, touch(c.access)],
+        g: { ...g, mem: writeWord(g.mem, addr, c.value) },
+      };
+    }
     case 'asidDance': {
       if (c.other === g.root) return { events: [], g };
       const home = { root: g.root, asid: g.asid };
