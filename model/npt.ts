@@ -154,12 +154,18 @@ function guestAction(x: Scratch, a: GuestAction): Observation | null {
   }
 }
 
-function step(s: NptState, e: MachineEvent): StepResult<NptState> {
+/** Mistakes a nested-paging hypervisor can make, switched on by the seeded-bug variants (model/variants.ts). */
+export type NptBug =
+  /** A host remap changes the G-stage entry without HFENCE.GVMA: the hart keeps using the old frame. */
+  'no-hfence-gvma-after-remap';
+
+function step(bugs: ReadonlySet<NptBug>, s: NptState, e: MachineEvent): StepResult<NptState> {
   const x: Scratch = { s, traps: [], events: [], walkRefs: 0 };
   let observation: Observation | null = null;
   switch (e.kind) {
     case 'hostRemap':
-      x.s = hfenceGvma({ ...x.s, host: remapPage(x.s.host, e.gpn) }, e.gpn);
+      x.s = { ...x.s, host: remapPage(x.s.host, e.gpn) };
+      if (!bugs.has('no-hfence-gvma-after-remap')) x.s = hfenceGvma(x.s, e.gpn);
       break;
     case 'hostWriteProtect':
       x.s = hfenceGvma({ ...x.s, host: setWriteProtected(x.s.host, e.gpn, true) }, e.gpn);
@@ -174,7 +180,7 @@ function step(s: NptState, e: MachineEvent): StepResult<NptState> {
   return { state: x.s, observation, traps: x.traps, events: x.events, walkRefs: x.walkRefs };
 }
 
-export const npt: Machine<NptState> = {
+export const nptMachine = (bugs: ReadonlySet<NptBug>): Machine<NptState> => ({
   name: 'npt',
   title: 'nested paging (vsatp over hgatp)',
   delegation,
@@ -187,7 +193,7 @@ export const npt: Machine<NptState> = {
     vsTlb: emptyTlb,
     gTlb: new Map(),
   }),
-  step,
+  step: (s, e) => step(bugs, s, e),
   view: {
     host: (s) => s.host,
     guestSatp: (s) => s.vsatp,
@@ -195,4 +201,6 @@ export const npt: Machine<NptState> = {
     hostTranslations: (s) => [...s.gTlb].map(([gpn, m]) => ({ what: `G-stage TLB gpn=0x${gpn.toString(16)}`, gpn, hpn: m.hpn })),
     protectedPageTables: () => new Set(),
   },
-};
+});
+
+export const npt: Machine<NptState> = nptMachine(new Set());

@@ -13,7 +13,7 @@ import { type GuestConfig, inRam, maskAsid } from '../spec/config.ts';
 import type { AccessAction, Satp } from '../spec/guest-action.ts';
 import type { Memory } from '../spec/memory.ts';
 import { readWord } from '../spec/memory.ts';
-import { encodePte, pteD, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
+import { encodePte, pteD, pteG, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
 import { type Delegation, type Trap, type TrapReason, takeTrap } from '../spec/privilege.ts';
 import { type AccessContext, CAUSE, type WalkResult, exceptionFor, leafPermits, walkSv39 } from '../spec/walk.ts';
 import {
@@ -72,7 +72,29 @@ export interface ShadowPolicy {
   readonly satpWrite: (x: ShadowScratch, key: string) => void;
   /** How a guest SFENCE.VMA is served (after it trapped). */
   readonly sfence: (x: ShadowScratch, rs1: Gva | null, rs2: number | null) => void;
+  /** Seeded bugs (model/variants.ts); empty for the real designs. */
+  readonly bugs: ReadonlySet<ShadowBug>;
 }
+
+/**
+ * Mistakes a shadow-paging hypervisor can make in the machinery TSP and SSP share,
+ * switched on one at a time by the seeded-bug variants (model/variants.ts).
+ */
+export type ShadowBug =
+  /** A shadow leaf takes W from the guest alone, ignoring the host's write protection of the frame. */
+  | 'leaf-ignores-host-write-protect'
+  /** A shadow leaf takes G from the guest leaf alone, dropping the G a pointer above passes down. */
+  | 'leaf-drops-path-g'
+  /** The hypervisor changes shadow leaves but never flushes the hart's TLB (no HFENCE.VVMA). */
+  | 'no-hw-tlb-flush'
+  /** TSP does not write-protect a page that has just become a page-table page. */
+  | 'no-protect-new-page-table'
+  /** A host remap moves the frame but leaves shadow leaves pointing at the old one. */
+  | 'remap-keeps-old-frame'
+  /** On a shadow miss, leaves another shadow built from the same guest table are linked in without a sync. */
+  | 'link-unsynced-subtree';
+
+const has = (x: ShadowScratch, bug: ShadowBug): boolean => x.policy.bugs.has(bug);
 
 /** Mutable scratch of one step. Never escapes `step`. */
 export interface ShadowScratch {
@@ -93,6 +115,7 @@ export function trap(x: ShadowScratch, cause: number, reason: TrapReason): Trap 
 
 /** HFENCE.VVMA for one page, every ASID: drop the hardware's cached copies of a shadow leaf. */
 export function flushHwPage(x: ShadowScratch, vpn: bigint): void {
+  if (has(x, 'no-hw-tlb-flush')) return;
   let hw: Map<string, HwTlbEntry> | null = null;
   for (const [k, e] of x.s.hwTlb) {
     if (e.vpn !== vpn) continue;
@@ -108,6 +131,7 @@ export function flushHwPage(x: ShadowScratch, vpn: bigint): void {
  * fence removes the entry of rs1's page.
  */
 export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null): void {
+  if (has(x, 'no-hw-tlb-flush')) return;
   if (rs1 !== null && !isCanonicalSv39(rs1)) return;
   const hw = new Map<string, HwTlbEntry>();
   for (const [k, e] of x.s.hwTlb) {
@@ -149,7 +173,8 @@ export function protectedPageTables(s: ShadowState): Set<bigint> {
 /** The write permission a shadow leaf may carry: guest W (with D under Svade), host write access, and not a protected page table. */
 function shadowWritable(x: ShadowScratch, leafPte: bigint, gpn: bigint, protectedSet: ReadonlySet<bigint> | null): boolean {
   const guestWritable = pteW(leafPte) && (!x.s.host.cfg.svade || pteD(leafPte));
-  return guestWritable && !hostMapping(x.s.host, gpn).writeProtected && !(protectedSet?.has(gpn) ?? false);
+  const hostWritable = has(x, 'leaf-ignores-host-write-protect') || !hostMapping(x.s.host, gpn).writeProtected;
+  return guestWritable && hostWritable && !(protectedSet?.has(gpn) ?? false);
 }
 
 /** A shadow leaf from a successful guest walk, composed with the p2m. */
@@ -163,7 +188,7 @@ export function buildLeaf(x: ShadowScratch, w: Extract<WalkResult, { kind: 'ok' 
     w: shadowWritable(x, w.leaf, gpn, prot),
     x: pteX(w.leaf),
     u: pteU(w.leaf),
-    g: w.global,
+    g: has(x, 'leaf-drops-path-g') ? pteG(w.leaf) : w.global,
     gpn,
     guestLevel: w.level,
     guestPath: w.path.map(({ level, pteAddr, pte }) => ({ level, pteAddr, pte })),
@@ -318,9 +343,28 @@ export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
     setLeaf(x, key, vpn, buildLeaf(x, w));
     x.events.push(leaf === null ? 'hidden-fault' : 'shadow-resync');
     // TSP: the walk may have made new guest pages page-table pages; leaves that map them lose W.
-    if (x.policy.writeProtectPageTables) enforceWritePermission(x);
+    if (x.policy.writeProtectPageTables && !has(x, 'no-protect-new-page-table')) enforceWritePermission(x);
+    if (leaf === null && has(x, 'link-unsynced-subtree')) linkSiblings(x, key, w);
   }
-  throw new Error(`shadow access to 0x${a.va.toString(16)} did not converge`);
+  throw new Error(`the shadow fault on 0x${a.va.toString(16)} recurs after the hypervisor resolved it: the guest livelocks`);
+}
+
+/**
+ * The 'link-unsynced-subtree' bug: shadow pages shared between shadows, as KVM
+ * shares a shadow page per guest table. Every leaf another shadow built through
+ * the same guest level-0 table is linked into this one as it stands, unsynced.
+ */
+function linkSiblings(x: ShadowScratch, key: string, w: Extract<WalkResult, { kind: 'ok' }>): void {
+  const table = w.path.find((p) => p.level === 0)?.pteAddr;
+  if (table === undefined) return;
+  const page = table >> PAGE_SHIFT;
+  for (const [other, t] of x.s.shadows) {
+    if (other === key) continue;
+    for (const [vpn, l] of t.leaves) {
+      const l0 = l.guestPath.find((p) => p.level === 0);
+      if (l0 !== undefined && l0.pteAddr >> PAGE_SHIFT === page && !x.s.shadows.get(key)?.leaves.has(vpn)) setLeaf(x, key, vpn, l);
+    }
+  }
 }
 
 function complete(x: ShadowScratch, a: AccessAction, pa: Gpa): Observation {
@@ -338,6 +382,7 @@ function hostEvent(x: ShadowScratch, e: Extract<MachineEvent, { kind: 'hostRemap
       x.s = { ...x.s, host: remapPage(x.s.host, e.gpn) };
       const hpn = hostMapping(x.s.host, e.gpn).hpn;
       // The hypervisor's reverse map: repoint every shadow leaf of the moved page, and flush the hardware's copies.
+      if (has(x, 'remap-keeps-old-frame')) return;
       for (const [key, t] of x.s.shadows) for (const [vpn, l] of t.leaves) if (l.gpn === e.gpn) setLeaf(x, key, vpn, { ...l, hpn });
       return;
     }

@@ -30,6 +30,7 @@ export const sspPolicy: ShadowPolicy = {
   delegation: { medeleg: bits(12, 13, 15, 20, 21, 23), hedeleg: 0n },
   shadowKey: (rootPpn, asid) => `root=0x${rootPpn.toString(16)},asid=${asid}`,
   writeProtectPageTables: false,
+  bugs: new Set(),
   satpWrite: (x, key) => {
     trap(x, CAUSE.virtualInstruction, 'satp-write');
     if (x.s.shadows.has(key)) {

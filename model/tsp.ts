@@ -16,6 +16,7 @@ export const tspPolicy: ShadowPolicy = {
   delegation: { medeleg: bits(12, 13, 15, 20, 21, 22, 23), hedeleg: 0n },
   shadowKey: (rootPpn) => `root=0x${rootPpn.toString(16)}`,
   writeProtectPageTables: true,
+  bugs: new Set(),
   satpWrite: (x, key) => {
     trap(x, CAUSE.virtualInstruction, 'satp-write');
     loadShadow(x, key);

@@ -53,13 +53,18 @@ const flagsArb = (kind: GuestKind) =>
 /** What an OS stores when it maps a page: mostly a 4 KiB leaf to a data page, sometimes anything. */
 export function leafValueArb(kind: GuestKind): fc.Arbitrary<bigint> {
   const leaf4k = fc.tuple(fc.constantFrom(...DATA_FRAMES), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
-  return fc.oneof({ arbitrary: leaf4k, weight: 5 }, { arbitrary: fc.constant(0n), weight: 1 }, { arbitrary: pteValueArb(kind), weight: 2 });
+  // An arbitrary guest also maps its own page-table pages (a recursive or direct map), writable.
+  const leafOnTable = fc.constantFrom(...PT_FRAMES).map((f) => encodePte({ ppn: f, r: true, w: true, a: true, d: true }));
+  return fc.oneof(
+    { arbitrary: leaf4k, weight: 5 }, { arbitrary: fc.constant(0n), weight: 1 }, { arbitrary: pteValueArb(kind), weight: 2 },
+    ...(kind === 'arbitrary' ? [{ arbitrary: leafOnTable, weight: 1 }] : []),
+  );
 }
 
 /** PTE words with real Sv39 encodings pointing into the pools, and garbage. */
 export function pteValueArb(kind: GuestKind): fc.Arbitrary<bigint> {
   const frameIn = (pool: readonly bigint[]) => fc.constantFrom(...pool);
-  const pointer = fc.tuple(frameIn(PT_FRAMES), kind === 'arbitrary' ? fc.integer({ min: 0, max: 5 }) : fc.constant(1))
+  const pointer = fc.tuple(frameIn(PT_FRAMES), kind === 'arbitrary' ? fc.integer({ min: 0, max: 2 }) : fc.constant(1))
     .map(([f, g]) => encodePte({ ppn: f, g: g === 0 }));
   const leaf4k = fc.tuple(frameIn(DATA_FRAMES), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));
   const superpage2m = fc.tuple(fc.constantFrom(0x80400n, 0x80401n), flagsArb(kind)).map(([f, fl]) => encodePte({ ppn: f, ...fl }));

@@ -113,7 +113,14 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
     const before = s;
     const hostBefore = machine.view.host(before);
     const protectedBefore = machine.view.protectedPageTables(before);
-    const r = machine.step(s, e);
+    let r: StepResult<unknown>;
+    try {
+      r = machine.step(s, e);
+    } catch (err) {
+      // A model that cannot complete a step (a shadow fault that recurs forever) hangs the guest: visible under every property.
+      const [first] = opts.checks;
+      return fail(first ?? 'refinement', `the machine could not complete the step: ${err instanceof Error ? err.message : String(err)}`);
+    }
     s = r.state;
     const host = machine.view.host(s);
     for (const ev of r.events) if ((EVENT_NAMES as readonly string[]).includes(ev)) bump(stats.events, ev as EventName);

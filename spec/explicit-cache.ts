@@ -11,11 +11,18 @@
  * - insert: while satp is Sv39, any walk from the current root may put any one of
  *   its step-2 memory reads into the cache, tagged GLOBAL if a G bit is set on the
  *   path so far (its own G counting only if it passes step 3), else the ASID;
- * - evict: any entry may go at any time. By default this is modelled by letting
- *   every step-2 read return memory whatever the cache holds, which allows the
- *   same walks; `evictions: true` materialises the smaller contents as well.
+ * - evict: any entry may go at any time. By default this is left implicit: every
+ *   step-2 read may return memory whatever the cache holds, so a content allows
+ *   every walk a smaller one does, and each content an eviction leaves lies inside
+ *   one reached without it. `evictions: true` enumerates those contents too.
  * Fences filter every content; an access's outcomes are the union, over every
  * content, of the walks whose reads each return memory or a matching entry.
+ * A walk may also begin at an entry below the root that holds part of a global
+ * mapping, whatever the ASID and whatever the levels above now give: global
+ * mappings exist in every address space, and one wrongly marked global "can
+ * unpredictably result in either mapping being used" (priv spec, PTE G bit; the
+ * reference's `globalStarts`, decided after a hardware TLB showed it). Every
+ * read below such an entry is part of the same global mapping.
  *
  * Walks are enumerated for the given virtual pages only: a walk of another
  * address inserts entries these pages never read, or the same ones some walk of
@@ -27,7 +34,7 @@ import { type GuestConfig, inRam, maskAsid } from './config.ts';
 import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey } from './guest-action.ts';
 import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
 import { isValidPointer, passesStep3, pteG, pteR, pteX } from './pte.ts';
-import { type PteRead, type PteSource, exceptionFor, walkSv39 } from './walk.ts';
+import { type PteRead, type PteSource, type WalkStep, exceptionFor, walkSv39 } from './walk.ts';
 
 /** A cached step-2 read: the ASID it was walked under, or GLOBAL. */
 export interface ExplicitEntry {
@@ -108,6 +115,13 @@ function stepTwoReads(s: ExplicitState, c: CacheContent, va: Gva, asid: number):
   };
 }
 
+/** The entries of `c` below the root, tagged GLOBAL, that a walk of `va` may begin at under any ASID. */
+function globalEntriesBelowRoot(c: CacheContent, va: Gva): WalkStep[] {
+  return [...c.values()]
+    .filter((e) => e.tag === 'global' && e.level < 2 && e.prefix === vpnPrefix(va, e.level))
+    .map((e) => ({ level: e.level, pteAddr: e.pteAddr, pte: e.pte, fromMemory: false }));
+}
+
 /** Every content one hardware move takes `c` to: one memory read of one walk inserted, or (optionally) one entry evicted. */
 function moves(s: ExplicitState, c: CacheContent): CacheContent[] {
   const inserts = new Map<string, ExplicitEntry>();
@@ -117,8 +131,10 @@ function moves(s: ExplicitState, c: CacheContent): CacheContent[] {
     const ctx = { kind: 'load', priv: 'S', sum: false, mxr: false } as const;
     for (const vpn of s.pages) {
       const va = (vpn << PAGE_SHIFT) as Gva;
-      for (const w of walkSv39(va, rootPpn, ctx, stepTwoReads(s, c, va, asid), { svade: true }, () => true)) {
-        let globalAbove = false;
+      const starts = globalEntriesBelowRoot(c, va);
+      for (const w of walkSv39(va, rootPpn, ctx, stepTwoReads(s, c, va, asid), { svade: true }, () => true, starts)) {
+        // A walk that did not begin at the root began inside a global mapping.
+        let globalAbove = w.path.length > 0 && w.path[0]?.level !== 2;
         for (const step of w.path) {
           // Every step above this one is a pointer that passed step 3, so its G counts; this one's only if it passes.
           const global = globalAbove || (passesStep3(step.pte) && pteG(step.pte));
@@ -225,8 +241,10 @@ export function explicitAllowed(s: ExplicitState, a: AccessAction): Outcome[] {
   const { asid, rootPpn } = s.satp;
   const ctx = { kind: a.access, priv: a.priv, sum: s.sum, mxr: s.mxr };
   const out = new Map<string, Outcome>();
+  const paInRam = (pa: Gpa): boolean => inRam(s.cfg, pa);
   for (const c of s.contents.values()) {
-    for (const w of walkSv39(a.va, rootPpn, ctx, stepTwoReads(s, c, a.va, asid), { svade: s.cfg.svade }, (pa) => inRam(s.cfg, pa))) {
+    const starts = globalEntriesBelowRoot(c, a.va);
+    for (const w of walkSv39(a.va, rootPpn, ctx, stepTwoReads(s, c, a.va, asid), { svade: s.cfg.svade }, paInRam, starts)) {
       let o: Outcome;
       if (w.kind === 'fault') o = fault(exceptionFor(w.error, a.access));
       // Svadu: the A/D update compares with memory, so such a walk completes only with memory's leaf.

@@ -74,7 +74,9 @@ export function matchingEntries(cache: SaturatedCache, level: Level, va: Gva, as
 /**
  * Global entries below the root that a walk of `va` may begin with, whatever the
  * ASID and whatever the levels above hold (the G-bit rule: a global mapping may
- * be used in every address space). Valid ones only: G counts on PTEs that pass step 3.
+ * be used in every address space). An entry is GLOBAL only if a PTE that passed
+ * step 3 carried G on its path (itself or a pointer above), so an invalid entry
+ * here lies inside a global subtree, and starting from it gives that subtree's fault.
  */
 export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
   const out: WalkStep[] = [];
