@@ -15,6 +15,7 @@ import { PROPERTIES } from '../properties/catalogue.ts';
 import { describeCommand } from '../properties/commands.ts';
 import { EVENT_NAMES, type PropertyName, describeEvent } from '../properties/run.ts';
 import { DEFAULT_BUDGET, type PropertyResult, checkProperty } from '../properties/suite.ts';
+import { buildTrace, writeTrace } from '../counterexamples/trace.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
@@ -120,7 +121,17 @@ function main(argv: readonly string[]): number {
     for (const miss of r.floorMisses) {
       console.log(styleText('yellow', `vacuous: ${r.property.name} on ${r.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
     }
-    if (r.counterexample !== null) printCounterexample(r);
+    if (r.counterexample !== null) {
+      printCounterexample(r);
+      const name = variant !== undefined && variant.base === r.model ? variant.name : 'none';
+      const file = `counterexamples/runs/${name === 'none' ? r.model : name}-${r.property.name}-seed${seed}.itf.json`;
+      writeTrace(file, buildTrace({
+        machine: machines.find((m) => m.name === r.model) ?? base[r.model as ModelName], variant: name, property: r.property.name,
+        guest: r.counterexample.guest, events: r.counterexample.events, seed, path: r.path ?? '',
+      }));
+      console.log(`saved: ${file}
+replay: npm run replay -- ${file}`);
+    }
   }
   const failed = results.filter((r) => r.verdict !== 'pass').length;
   console.log(`\n${failed === 0 ? styleText('green', 'all properties hold') : styleText('red', `${failed} of ${results.length} checks failed`)} (${wall.toFixed(1)} s)`);

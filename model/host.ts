@@ -85,6 +85,21 @@ function setMapping(h: HostState, gpn: bigint, m: HostMapping): HostState {
   });
 }
 
+/** The guest's memory as it sees it: every page backed for it, read through the p2m. */
+export function guestMemoryView(h: HostState): Memory {
+  const pages = new Set<bigint>(h.backs.values());
+  for (const hpn of h.mem.keys()) {
+    const gpn = guestPageOf(h, hpn);
+    if (gpn !== null) pages.add(gpn);
+  }
+  let mem: Memory = new Map();
+  for (const gpn of [...pages].sort((a, b) => (a < b ? -1 : 1))) {
+    const words = pageWords(h.mem, hostMapping(h, gpn).hpn);
+    if (words.size > 0) mem = writePage(mem, gpn, words);
+  }
+  return mem;
+}
+
 /** Move guest page `gpn` to a fresh host frame: copy it, repoint the p2m. The old frame keeps its stale contents. */
 export function remapPage(h: HostState, gpn: bigint): HostState {
   const old = hostMapping(h, gpn);

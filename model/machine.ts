@@ -79,6 +79,21 @@ export interface MachineView<S> {
   readonly hostTranslations: (s: S) => readonly HostTranslationView[];
   /** Guest pages the hypervisor keeps write-protected as page-table pages (TSP). */
   readonly protectedPageTables: (s: S) => ReadonlySet<bigint>;
+  /**
+   * The hypervisor's translation structures and the hart's TLB as plain data
+   * (strings, booleans, bigints, arrays and records), for counterexample traces.
+   */
+  readonly snapshot: (s: S) => MachineSnapshot;
+}
+
+/** Plain data a trace can hold. */
+export type SnapshotValue = string | boolean | bigint | readonly SnapshotValue[] | { readonly [k: string]: SnapshotValue };
+
+export interface MachineSnapshot {
+  /** Shadow leaves (TSP, SSP) or the G-stage mappings that differ from boot (NPT), by name. */
+  readonly tables: { readonly [k: string]: SnapshotValue };
+  /** The hart's cached translations, one line each. */
+  readonly tlb: readonly string[];
 }
 
 export interface Machine<S> {

@@ -200,6 +200,15 @@ export const nptMachine = (bugs: ReadonlySet<NptBug>): Machine<NptState> => ({
     shadowLeaves: () => [],
     hostTranslations: (s) => [...s.gTlb].map(([gpn, m]) => ({ what: `G-stage TLB gpn=0x${gpn.toString(16)}`, gpn, hpn: m.hpn })),
     protectedPageTables: () => new Set(),
+    snapshot: (s) => ({
+      tables: Object.fromEntries([...s.host.p2m].map(([gpn, m]) => [
+        `gpn 0x${gpn.toString(16)}`, { hpn: m.hpn, writeProtected: m.writeProtected },
+      ])),
+      tlb: [
+        ...[...s.vsTlb.values()].flat().map((e) => `VS ${e.tag} L${e.level} prefix=0x${e.prefix.toString(16)} [0x${e.pteAddr.toString(16)}]=0x${e.pte.toString(16)}`),
+        ...[...s.gTlb].map(([gpn, m]) => `G gpn=0x${gpn.toString(16)} -> hpn=0x${m.hpn.toString(16)}${m.writeProtected ? ' RO' : ''}`),
+      ].sort(),
+    }),
   },
 });
 

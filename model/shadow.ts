@@ -443,6 +443,9 @@ export function loadShadow(x: ShadowScratch, key: string): boolean {
   return existing !== undefined;
 }
 
+const leafText = (l: ShadowLeaf): string =>
+  `hpn=0x${l.hpn.toString(16)} ${l.r ? 'R' : '-'}${l.w ? 'W' : '-'}${l.x ? 'X' : '-'}${l.u ? 'U' : '-'}${l.g ? 'G' : '-'} gpn=0x${l.gpn.toString(16)}`;
+
 export function shadowMachine(policy: ShadowPolicy): Machine<ShadowState> {
   return {
     name: policy.name,
@@ -477,6 +480,13 @@ export function shadowMachine(policy: ShadowPolicy): Machine<ShadowState> {
           [...t.leaves].map(([vpn, l]) => ({ what: `shadow ${key} vpn=0x${vpn.toString(16)}`, gpn: l.gpn, hpn: l.hpn }))),
       ],
       protectedPageTables: (s) => (policy.writeProtectPageTables ? protectedPageTables(s) : new Set()),
+      snapshot: (s) => ({
+        tables: Object.fromEntries([...s.shadows].map(([key, t]) => [
+          `${key}${key === s.active ? ' (loaded)' : ''}`,
+          Object.fromEntries([...t.leaves].map(([vpn, l]) => [`va 0x${(vpn << PAGE_SHIFT).toString(16)}`, leafText(l)])),
+        ])),
+        tlb: [...s.hwTlb.values()].map((e) => `${e.tag} va=0x${(e.vpn << PAGE_SHIFT).toString(16)} ${leafText(e.leaf)}`).sort(),
+      }),
     },
   };
 }

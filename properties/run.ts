@@ -81,6 +81,8 @@ export interface RunOptions {
   readonly guest: GuestKind;
   readonly record?: boolean;
   readonly initialMemory?: Memory;
+  /** The virtual addresses the reference is exact on (default: the generator's pool). */
+  readonly universe?: readonly Gva[];
 }
 
 /** The guest-physical outcome a machine's observation stands for, or null if its host frame backs no guest page. */
@@ -95,7 +97,7 @@ const GUEST_CAUSES = new Set([1, 5, 7, 12, 13, 15]);
 export function runProgram(machine: AnyMachine, events: readonly MachineEvent[], opts: RunOptions): RunResult {
   const cfg = guestConfig;
   const initial = opts.initialMemory ?? bootMemory();
-  let ref: ReferenceState = initialReference(cfg, VAS, initial);
+  let ref: ReferenceState = initialReference(cfg, opts.universe ?? VAS, initial);
   let s = machine.init(cfg, initial);
   const stats = emptyStats();
   const trace: StepRecord[] = [];
@@ -105,9 +107,16 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as MachineEvent;
-    const fail = (property: PropertyName, message: string): RunResult => ({
-      violation: { property, step: i, event: e, message }, stats, trace,
-    });
+    let allowedKeys: string[] | null = null;
+    let outcomeText: string | null = null;
+    let result: StepResult<unknown> | null = null;
+    const fail = (property: PropertyName, message: string): RunResult => {
+      // The failing step is recorded too (with the state before it if the machine could not complete it).
+      if (opts.record && trace.length === i) {
+        trace.push({ event: e, allowed: allowedKeys, outcome: outcomeText, result: result ?? { state: s, observation: null, traps: [], events: [], walkRefs: 0 } });
+      }
+      return { violation: { property, step: i, event: e, message }, stats, trace };
+    };
     stats.steps++;
     bump(stats.commands, e.kind);
     const before = s;
@@ -116,6 +125,7 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
     let r: StepResult<unknown>;
     try {
       r = machine.step(s, e);
+      result = r;
     } catch (err) {
       // A model that cannot complete a step (a shadow fault that recurs forever) hangs the guest: visible under every property.
       const [first] = opts.checks;
@@ -126,8 +136,6 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
     for (const ev of r.events) if ((EVENT_NAMES as readonly string[]).includes(ev)) bump(stats.events, ev as EventName);
     for (const t of r.traps) if (t.cost !== 'none') bump(stats.events, t.cost);
     bump(stats.events, 'walk-refs', r.walkRefs);
-    let allowedKeys: string[] | null = null;
-    let outcomeText: string | null = null;
 
     if (e.kind === 'access') {
       bump(stats.events, 'access');

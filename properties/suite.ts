@@ -71,9 +71,13 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
     const [{ guest, program: shrunk }] = details.counterexample;
     const violationOf = (p: readonly Command[]) => runProgram(machine, resolveProgram(p, guest), { checks, guest }).violation;
     const program = minimize(shrunk, (p) => violationOf(p) !== null);
-    const events = resolveProgram(program, guest);
-    const violation = violationOf(program);
-    if (violation === null) throw new Error(`the shrunk counterexample of ${spec.name} on ${machine.name} does not reproduce`);
+    // Then at the level of resolved steps, which is what a counterexample file keeps.
+    const stepViolation = (es: readonly MachineEvent[]) => runProgram(machine, es, { checks, guest }).violation;
+    const first = stepViolation(resolveProgram(program, guest));
+    if (first === null) throw new Error(`the shrunk counterexample of ${spec.name} on ${machine.name} does not reproduce`);
+    const events = minimize(resolveProgram(program, guest).slice(0, first.step + 1), (es) => stepViolation(es) !== null);
+    const violation = stepViolation(events);
+    if (violation === null) throw new Error(`the minimized counterexample of ${spec.name} on ${machine.name} does not reproduce`);
     counterexample = { guest, program, events: events.slice(0, violation.step + 1), violation };
   }
   const floorMisses: FloorMiss[] = [];

@@ -1,0 +1,42 @@
+/**
+ * Detection benchmark (`npm run bench:detection -- [SEEDS] [VARIANT...]`): for each
+ * seeded-bug variant and each of SEEDS seeds (default 100), run the properties that
+ * catch it with the default budget (1,000 programs of at most 50 commands) and
+ * report in how many seeds `npm start -- --variant NAME` fails, the median and
+ * worst number of programs until the first failure, and the shrunk length.
+ * A benchmark that prints figures, not a timed test.
+ */
+import { VARIANTS } from '../model/variants.ts';
+import { PROPERTIES } from '../properties/catalogue.ts';
+import { DEFAULT_BUDGET, checkProperty } from '../properties/suite.ts';
+
+const seeds = Number(process.argv[2] ?? 100);
+const only = process.argv.slice(3);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number);
+};
+
+console.log(`variant | caught in | median programs to failure | worst | median steps (shrunk) | seconds`);
+for (const v of VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
+  const started = performance.now();
+  const toFailure: number[] = [];
+  const lengths: number[] = [];
+  let caught = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    let best: { runs: number; length: number } | null = null;
+    for (const name of v.caughtBy) {
+      const spec = PROPERTIES.find((p) => p.name === name);
+      if (spec === undefined) throw new Error(`unknown property ${name}`);
+      const r = checkProperty(spec, v.machine, { ...DEFAULT_BUDGET, seed });
+      if (r.counterexample !== null && (best === null || r.runs < best.runs)) best = { runs: r.runs, length: r.counterexample.events.length };
+    }
+    if (best !== null) {
+      caught++;
+      toFailure.push(best.runs);
+      lengths.push(best.length);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`${v.name} | ${caught}/${seeds} | ${median(toFailure)} | ${Math.max(...toFailure)} | ${median(lengths)} | ${seconds.toFixed(0)}`);
+}

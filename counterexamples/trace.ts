@@ -1,0 +1,108 @@
+/**
+ * Write a failing program as an ITF trace: one state per step with the guest's
+ * memory (its page tables included), the hypervisor's tables, the hart's TLB, the
+ * mode, the observation against the allowed set, and the exit counters; `#meta`
+ * says which property failed on which model or variant, with the seed and path.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Gva, hex } from '../spec/address.ts';
+import type { Memory } from '../spec/memory.ts';
+import { guestMemoryView } from '../model/host.ts';
+import type { AnyMachine, MachineEvent } from '../model/machine.ts';
+import type { GuestKind } from '../properties/commands.ts';
+import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
+import { type PropertyName, type Violation, describeEvent, runProgram } from '../properties/run.ts';
+import { type CounterexampleMeta, type ItfState, type ItfTrace, SCHEMA_VERSION, big, eventToItf, memoryToItf, toItf } from './itf.ts';
+
+const packageVersion = (pkg: string): string =>
+  (JSON.parse(readFileSync(new URL(pkg, import.meta.url), 'utf8')) as { version: string }).version;
+
+export const SPEC_VERSION = packageVersion('../package.json');
+export const FAST_CHECK_VERSION = packageVersion('../node_modules/fast-check/package.json');
+
+export const TRACE_VARS = ['step', 'action', 'priv', 'guestSatp', 'guestMemory', 'tables', 'tlb', 'observation', 'allowed', 'traps', 'exits', 'violation'] as const;
+
+export interface TraceRun {
+  readonly property: PropertyName;
+  readonly guest: GuestKind;
+  readonly universe?: readonly Gva[];
+  readonly initialMemory?: Memory;
+}
+
+/** Run the events on the machine and record one ITF state per step (state 0 is the boot state); stops at a violation. */
+export function traceStates(machine: AnyMachine, events: readonly MachineEvent[], run: TraceRun): { states: ItfState[]; violation: Violation | null } {
+  const initialMemory = run.initialMemory ?? bootMemory();
+  const r = runProgram(machine, events, {
+    checks: new Set([run.property]), guest: run.guest, record: true, initialMemory, universe: run.universe ?? VAS,
+  });
+  const boot = machine.init(guestConfig, initialMemory);
+  const snap0 = machine.view.snapshot(boot);
+  const exits = new Map<string, number>();
+  const states: ItfState[] = [{
+    '#meta': { index: 0 }, step: 0, action: { kind: 'init', text: 'boot' }, priv: 'VS',
+    guestSatp: { mode: 'bare' }, guestMemory: memoryToItf(initialMemory), tables: toItf(snap0.tables), tlb: [...snap0.tlb],
+    observation: '', allowed: [], traps: [], exits: {}, violation: '',
+  }];
+  r.trace.forEach((rec, i) => {
+    const s = rec.result.state;
+    for (const t of rec.result.traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
+    const snap = machine.view.snapshot(s);
+    const satp = machine.view.guestSatp(s);
+    states.push({
+      '#meta': { index: i + 1 },
+      step: i + 1,
+      action: eventToItf(rec.event, describeEvent(rec.event)),
+      priv: rec.event.kind === 'access' ? (rec.event.priv === 'U' ? 'VU' : 'VS') : rec.event.kind.startsWith('host') ? 'HS' : 'VS',
+      guestSatp: satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) },
+      guestMemory: memoryToItf(guestMemoryView(machine.view.host(s))),
+      tables: toItf(snap.tables),
+      tlb: [...snap.tlb],
+      observation: rec.outcome ?? '',
+      allowed: [...(rec.allowed ?? [])],
+      traps: rec.result.traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
+      exits: Object.fromEntries([...exits].sort()),
+      violation: r.violation !== null && i === r.violation.step ? r.violation.message : '',
+    });
+  });
+  return { states, violation: r.violation };
+}
+
+export interface TraceSource {
+  readonly machine: AnyMachine;
+  readonly variant: string;
+  readonly property: PropertyName;
+  readonly guest: GuestKind;
+  readonly events: readonly MachineEvent[];
+  readonly seed: number;
+  readonly path: string;
+}
+
+/** The trace of a failing program, ending at the failing step. */
+export function buildTrace(src: TraceSource): ItfTrace {
+  const { states, violation } = traceStates(src.machine, src.events, { property: src.property, guest: src.guest });
+  if (violation === null) throw new Error('buildTrace: the program does not fail');
+  const meta: CounterexampleMeta = {
+    format: 'ITF',
+    'format-description': 'https://apalache-mc.org/docs/adr/015adr-trace.html',
+    source: 'ssp-spec',
+    schema: SCHEMA_VERSION,
+    description: `${src.property} fails on ${src.machine.name}${src.variant === 'none' ? '' : ` (variant ${src.variant})`} at step ${violation.step + 1}: ${violation.message}`,
+    property: src.property,
+    model: src.machine.name,
+    variant: src.variant,
+    guest: src.guest,
+    seed: src.seed,
+    path: src.path,
+    fastCheck: FAST_CHECK_VERSION,
+    specVersion: SPEC_VERSION,
+    universe: VAS.map(hex),
+    violation: { step: violation.step + 1, message: violation.message },
+  };
+  return { '#meta': meta, params: [], vars: [...TRACE_VARS], states };
+}
+
+export function writeTrace(file: string, trace: ItfTrace): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(trace, null, 1)}\n`);
+}
