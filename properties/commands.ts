@@ -33,6 +33,8 @@ export type Command =
   | { readonly kind: 'host'; readonly op: 'hostRemap' | 'hostWriteProtect' | 'hostUnprotect'; readonly frame: number }
   /** The OS idiom: touch a page, change its mapping, fence it (or not, or too narrowly), touch it again. */
   | { readonly kind: 'remapIdiom'; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va' | 'va-asid' | 'x0-asid' | 'x0'; readonly access: AccessKind }
+  /** The host idiom of live migration: write-protect the page VA maps, let the guest store to it, give write access back. */
+  | { readonly kind: 'dirtyLogIdiom'; readonly va: number; readonly value: bigint }
   /** The OS idiom: switch to another address space, change the first one's mapping, fence it (or not), switch back, touch it. */
   | { readonly kind: 'asidDance'; readonly other: number; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va-asid' | 'x0-asid' };
 
@@ -139,6 +141,10 @@ export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
       weight: 10,
     },
     {
+      arbitrary: fc.record({ kind: fc.constant('dirtyLogIdiom' as const), va: index(VAS), value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+      weight: 3,
+    },
+    {
       arbitrary: fc.record({
         kind: fc.constant('asidDance' as const), other: index(ROOTS), va: index(VAS), value: leafValue,
         fence: fc.constantFrom('none' as const, 'va-asid' as const, 'x0-asid' as const),
@@ -173,11 +179,22 @@ const at = <T>(pool: readonly T[], i: number): T => {
   return v;
 };
 
-/** Where the guest's own walk of `va` from `root` ends: the PTE to change to remap it. */
-function terminalPte(mem: Memory, rootPpn: bigint, va: Gva): Gpa | null {
+/** The guest's own walk of `va` from `root`, over its bookkeeping (any valid leaf passes). */
+function bookkeepingWalk(mem: Memory, rootPpn: bigint, va: Gva) {
   const read = (_l: Level, a: Gpa): PteRead[] =>
     inRam(guestConfig, a) ? [{ kind: 'pte', pte: readWord(mem, a), fromMemory: true }] : [{ kind: 'access-fault' }];
-  const [w] = walkSv39(va, rootPpn, { kind: 'load', priv: 'S', sum: true, mxr: true }, read, { svade: false }, () => true);
+  return walkSv39(va, rootPpn, { kind: 'load', priv: 'S', sum: true, mxr: true }, read, { svade: false }, () => true)[0];
+}
+
+/** The guest page `va` maps to in the guest's own tables, if it maps to RAM. */
+function mappedPage(mem: Memory, rootPpn: bigint, va: Gva): bigint | null {
+  const w = bookkeepingWalk(mem, rootPpn, va);
+  return w?.kind === 'ok' && inRam(guestConfig, w.pa) ? w.pa >> PAGE_SHIFT : null;
+}
+
+/** Where the guest's own walk of `va` from `root` ends: the PTE to change to remap it. */
+function terminalPte(mem: Memory, rootPpn: bigint, va: Gva): Gpa | null {
+  const w = bookkeepingWalk(mem, rootPpn, va);
   if (w === undefined) return null;
   if (w.kind === 'ok') return w.leafAddr;
   const last = w.path[w.path.length - 1];
@@ -250,6 +267,19 @@ export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { eve
       return {
         events: [touch('load'), ...store(addr, c.value), ...fence, touch(c.access)],
         g: { ...g, mem: writeWord(g.mem, addr, c.value) },
+      };
+    }
+    case 'dirtyLogIdiom': {
+      const target = at(VAS, c.va);
+      const page = mappedPage(g.mem, at(ROOTS, g.root), target);
+      if (page === null) return { events: [], g };
+      return {
+        events: [
+          { kind: 'hostWriteProtect', gpn: page },
+          { kind: 'access', va: target, access: 'store', priv: 'S', value: c.value },
+          { kind: 'hostUnprotect', gpn: page },
+        ],
+        g,
       };
     }
     case 'asidDance': {
