@@ -7,7 +7,7 @@
  */
 import { type Gva, gpa, gva, hex } from '../spec/address.ts';
 import type { Memory } from '../spec/memory.ts';
-import { writeWord, emptyMemory } from '../spec/memory.ts';
+import { emptyMemory, pagesOf, writeWord } from '../spec/memory.ts';
 import type { MachineEvent, SnapshotValue } from '../model/machine.ts';
 
 export const SCHEMA_VERSION = 'ssp-spec-counterexample/1';
@@ -65,7 +65,7 @@ export function toItf(v: SnapshotValue): ItfValue {
 
 export function memoryToItf(mem: Memory): ItfValue {
   const entries: [ItfValue, ItfValue][] = [];
-  for (const [page, words] of [...mem].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [page, words] of pagesOf(mem)) {
     for (const [slot, value] of [...words].sort(([a], [b]) => a - b)) entries.push([big((page << 12n) + BigInt(slot) * 8n), big(value)]);
   }
   return { '#map': entries };

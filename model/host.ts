@@ -9,10 +9,10 @@
  * (`hostUnprotect`). The guest must not see any of them, and no guest store may
  * reach a write-protected frame without the hypervisor seeing it.
  */
-import { produce } from 'immer';
+import { enableMapSet, produce } from 'immer';
 import { type Gpa, type Hpa, PAGE_SHIFT, hpa } from '../spec/address.ts';
 import { type GuestConfig, inRam } from '../spec/config.ts';
-import { type Memory, pageWords, readWord, writePage, writeWord } from '../spec/memory.ts';
+import { type Memory, emptyMemory, pageWords, pagesOf, readWord, writePage, writeWord } from '../spec/memory.ts';
 
 export type HostEvent =
   | { readonly kind: 'hostRemap'; readonly gpn: bigint }
@@ -38,14 +38,16 @@ export interface HostState {
 }
 
 /** At boot, guest page g is backed by host frame g + BOOT_OFFSET; remapped pages get frames from FREE_BASE on. */
+enableMapSet();
+
 const BOOT_OFFSET = 0x100000n;
 const FREE_BASE = 0x400000n;
 
 const bootFrame = (gpn: bigint): bigint => gpn + BOOT_OFFSET;
 
 export function initialHost(cfg: GuestConfig, guestMem: Memory): HostState {
-  let mem: Memory = new Map();
-  for (const [gpn, words] of guestMem) mem = writePage(mem, bootFrame(gpn), words);
+  let mem: Memory = emptyMemory;
+  for (const [gpn, words] of pagesOf(guestMem)) mem = writePage(mem, bootFrame(gpn), words);
   return { cfg, mem, p2m: new Map(), backs: new Map(), nextFreeFrame: FREE_BASE, dirty: new Set() };
 }
 
@@ -88,11 +90,11 @@ function setMapping(h: HostState, gpn: bigint, m: HostMapping): HostState {
 /** The guest's memory as it sees it: every page backed for it, read through the p2m. */
 export function guestMemoryView(h: HostState): Memory {
   const pages = new Set<bigint>(h.backs.values());
-  for (const hpn of h.mem.keys()) {
+  for (const [hpn] of pagesOf(h.mem)) {
     const gpn = guestPageOf(h, hpn);
     if (gpn !== null) pages.add(gpn);
   }
-  let mem: Memory = new Map();
+  let mem: Memory = emptyMemory;
   for (const gpn of [...pages].sort((a, b) => (a < b ? -1 : 1))) {
     const words = pageWords(h.mem, hostMapping(h, gpn).hpn);
     if (words.size > 0) mem = writePage(mem, gpn, words);

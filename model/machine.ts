@@ -12,6 +12,9 @@ import type { Delegation, Trap } from '../spec/privilege.ts';
 import type { HostEvent, HostState } from './host.ts';
 
 export type MachineEvent = GuestAction | HostEvent;
+
+/** Thrown by a step that cannot complete: a fault the hypervisor resolves recurs forever, and the guest hangs. */
+export class LivelockError extends Error {}
 export type ModelName = 'npt' | 'tsp' | 'ssp';
 
 /** What the guest sees of an access: the host word it reached and the value (loaded, or stored), or a trap delivered to it. */

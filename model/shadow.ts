@@ -19,7 +19,7 @@ import { type AccessContext, CAUSE, type WalkResult, exceptionFor, leafPermits, 
 import {
   type HostState, guestRead, hostAddress, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
-import type { Machine, MachineEvent, ModelEvent, ModelName, Observation, ShadowLeafView, StepResult } from './machine.ts';
+import { LivelockError, type Machine, type MachineEvent, type ModelEvent, type ModelName, type Observation, type ShadowLeafView, type StepResult } from './machine.ts';
 
 export interface ShadowLeaf {
   readonly hpn: bigint;
@@ -346,7 +346,7 @@ export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
     if (x.policy.writeProtectPageTables && !has(x, 'no-protect-new-page-table')) enforceWritePermission(x);
     if (leaf === null && has(x, 'link-unsynced-subtree')) linkSiblings(x, key, w);
   }
-  throw new Error(`the shadow fault on 0x${a.va.toString(16)} recurs after the hypervisor resolved it: the guest livelocks`);
+  throw new LivelockError(`the shadow fault on 0x${a.va.toString(16)} recurs after the hypervisor resolved it: the guest livelocks`);
 }
 
 /**
