@@ -5,17 +5,17 @@
  */
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { programArb, resolveProgram } from '../properties/commands.ts';
-import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
-import { testBudget } from '../properties/test-budget.ts';
-import { inRam } from './config.ts';
-import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from './concrete-tlb.ts';
-import { type Outcome, type Satp, outcomeKey } from './guest-action.ts';
-import { readWord } from './memory.ts';
-import { allowedOutcomes, freshOutcome, initialReference, referenceAccess, referenceStep } from './reference.ts';
-import { exceptionFor } from './walk.ts';
+import { programArb, resolveProgram } from './commands.ts';
+import { VAS, bootMemory, guestConfig } from './pools.ts';
+import { testBudget } from './test-budget.ts';
+import { inRam } from '../spec/config.ts';
+import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from '../spec/concrete-tlb.ts';
+import { type Outcome, type Satp, outcomeKey } from '../spec/guest-action.ts';
+import { readWord } from '../spec/memory.ts';
+import { allowedOutcomes, freshOutcome, initialReference, referenceAccess, referenceStep } from '../spec/reference.ts';
+import { exceptionFor } from '../spec/walk.ts';
 
-const budget = testBudget('spec/concrete-tlb.test.ts');
+const budget = testBudget('properties/concrete-tlb.test.ts');
 
 test('every outcome of the concrete TLB is allowed by the reference', () => {
   let stale = 0;
