@@ -44,24 +44,30 @@ export interface StepResult<S> {
   readonly walkRefs: number;
 }
 
-/** A valid shadow leaf, with where it came from (for the justified-shadow property). */
-export interface ShadowLeafView {
-  /** The shadow it belongs to (guest root, and ASID when the shadow is keyed by it). */
-  readonly shadow: string;
-  readonly loaded: boolean;
-  /** The ASID the shadow runs under (the tag its hardware TLB entries get). */
-  readonly asid: number;
-  readonly va: Gva;
+/** A shadow leaf as the hardware uses it, with the guest walk it was built from (ghost state, for the properties). */
+export interface ShadowLeaf {
   readonly hpn: bigint;
   readonly r: boolean;
   readonly w: boolean;
   readonly x: boolean;
   readonly u: boolean;
   readonly g: boolean;
-  /** The guest walk it was synchronised from: every step-2 read, root first. */
-  readonly guestPath: readonly { readonly level: Level; readonly pteAddr: Gpa; readonly pte: bigint }[];
   /** The guest-physical page the guest walk gave. */
   readonly gpn: bigint;
+  /** The level of the guest leaf: the superpage an rs1=va fence covers. */
+  readonly guestLevel: Level;
+  /** The guest walk it was synchronised from: every step-2 read, root first. */
+  readonly guestPath: readonly { readonly level: Level; readonly pteAddr: Gpa; readonly pte: bigint }[];
+}
+
+/** A valid shadow leaf, where it sits (for the justified-shadow property). */
+export interface ShadowLeafView extends ShadowLeaf {
+  /** The shadow it belongs to (guest root, and ASID when the shadow is keyed by it). */
+  readonly shadow: string;
+  readonly loaded: boolean;
+  /** The ASID the shadow runs under (the tag its hardware TLB entries get). */
+  readonly asid: number;
+  readonly va: Gva;
 }
 
 /** A hardware TLB entry that ends in a host frame, as the isolation property sees it. */

@@ -19,20 +19,12 @@ import { type AccessContext, CAUSE, type WalkResult, exceptionFor, leafPermits, 
 import {
   type HostState, guestRead, hostAddress, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
-import { LivelockError, type Machine, type MachineEvent, type ModelEvent, type ModelName, type Observation, type ShadowLeafView, type StepResult } from './machine.ts';
+import {
+  LivelockError, type Machine, type MachineEvent, type ModelEvent, type ModelName, type Observation, type ShadowLeaf, type ShadowLeafView,
+  type StepResult,
+} from './machine.ts';
 
-export interface ShadowLeaf {
-  readonly hpn: bigint;
-  readonly r: boolean;
-  readonly w: boolean;
-  readonly x: boolean;
-  readonly u: boolean;
-  readonly g: boolean;
-  /** The guest walk it was synchronised from (ghost state, for the properties). */
-  readonly gpn: bigint;
-  readonly guestLevel: Level;
-  readonly guestPath: readonly { readonly level: Level; readonly pteAddr: Gpa; readonly pte: bigint }[];
-}
+export type { ShadowLeaf };
 
 export interface ShadowTable {
   readonly rootPpn: bigint;

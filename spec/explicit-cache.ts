@@ -11,7 +11,7 @@
  * - insert: while satp is Sv39, any walk from the current root may put any one of
  *   its step-2 memory reads into the cache, tagged GLOBAL if a G bit is set on the
  *   path so far (its own G counting only if it passes step 3), else the ASID;
- * - evict: any entry may go at any time. By default this is left implicit: every
+ * - evict: each entry may go at every moment. By default this is left implicit: every
  *   step-2 read may return memory whatever the cache holds, so a content allows
  *   every walk a smaller one does, and each content an eviction leaves lies inside
  *   one reached without it. `evictions: true` enumerates those contents too.
@@ -127,7 +127,7 @@ function moves(s: ExplicitState, c: CacheContent): CacheContent[] {
   const inserts = new Map<string, ExplicitEntry>();
   if (s.satp.mode === 'sv39') { // Bare: nothing is walked.
     const { asid, rootPpn } = s.satp;
-    // The reads a walk performs do not depend on the access type or on SUM/MXR: any context will do.
+    // The reads a walk performs do not depend on the access type or on SUM/MXR: one context serves all.
     const ctx = { kind: 'load', priv: 'S', sum: false, mxr: false } as const;
     for (const vpn of s.pages) {
       const va = (vpn << PAGE_SHIFT) as Gva;
