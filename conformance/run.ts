@@ -1,0 +1,55 @@
+/**
+ * A conformance run: generate scenarios from a seed, run them on QEMU in batches
+ * (one boot per batch), check every result against the reference, and collect
+ * the disagreements. Used by `npm run conformance` and the vitest suite.
+ */
+import fc from 'fast-check';
+import { type Category, type Generated, type Mutation, scenarioArb } from './categories.ts';
+import { runBatch } from './qemu.ts';
+import type { OpResult } from './protocol.ts';
+import type { Disagreement } from './sv39.ts';
+
+export interface ConformanceOptions {
+  readonly scenarios: number;
+  readonly seed: number;
+  readonly batchSize: number;
+  readonly categories: readonly Category[];
+  readonly mutation: Mutation | null;
+  readonly onBatch?: (done: number, total: number, seconds: number) => void;
+}
+
+export interface Found {
+  readonly index: number;
+  readonly generated: Generated;
+  readonly results: readonly OpResult[];
+  readonly disagreement: Disagreement;
+}
+
+export interface ConformanceReport {
+  readonly scenarios: number;
+  readonly operations: number;
+  readonly seconds: number;
+  readonly mix: ReadonlyMap<string, number>;
+  readonly disagreements: readonly Found[];
+}
+
+export function runConformance(o: ConformanceOptions): ConformanceReport {
+  const generated = fc.sample(scenarioArb(o.categories), { numRuns: o.scenarios, seed: o.seed });
+  const mix = new Map<string, number>();
+  for (const g of generated) mix.set(g.category, (mix.get(g.category) ?? 0) + 1);
+  const disagreements: Found[] = [];
+  let operations = 0;
+  const started = performance.now();
+  for (let start = 0; start < generated.length; start += o.batchSize) {
+    const batch = generated.slice(start, start + o.batchSize);
+    const results = runBatch(batch.map((g) => g.scenario));
+    batch.forEach((g, i) => {
+      const r = results[i] ?? [];
+      operations += r.length;
+      const d = g.check(r, o.mutation);
+      if (d !== null) disagreements.push({ index: start + i, generated: g, results: r, disagreement: d });
+    });
+    o.onBatch?.(start + batch.length, generated.length, (performance.now() - started) / 1000);
+  }
+  return { scenarios: generated.length, operations, seconds: (performance.now() - started) / 1000, mix, disagreements };
+}
