@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { match } from 'ts-pattern';
 import { type Gpa, type Gva, type Level, PAGE_SHIFT, gva, hex } from '../spec/address.ts';
 import { type Memory, readWord, writeWord } from '../spec/memory.ts';
-import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, encodePte } from '../spec/pte.ts';
+import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, encodePte, isValidPointer } from '../spec/pte.ts';
 import { inRam } from '../spec/config.ts';
 import { type AccessKind, type Privilege, type PteRead, walkSv39 } from '../spec/walk.ts';
 import type { MachineEvent } from '../model/machine.ts';
@@ -209,7 +209,7 @@ function terminalPte(mem: Memory, rootPpn: bigint, va: Gva): Gpa | null {
 export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { events: MachineEvent[]; g: GuestBookkeeping } {
   const fenceAll: MachineEvent = { kind: 'sfence', rs1: null, rs2: null };
   const store = (addr: Gpa, value: bigint): MachineEvent[] =>
-    kind === 'well-behaved' ? [{ kind: 'ptStore', addr, value }, fenceAll] : [{ kind: 'ptStore', addr, value }];
+    kind === 'well-behaved' ? [{ kind: 'ptStore', addr, value }, ...eagerFences(g.mem, addr, value)] : [{ kind: 'ptStore', addr, value }];
   const asidFor = (root: number, asid: number): number => (kind === 'well-behaved' || asid < 0 ? at(BOOT_ASID_OF_ROOT, root) : asid);
   const satp = (root: number, asid: number): MachineEvent => ({ kind: 'satp', satp: { mode: 'sv39', asid, rootPpn: at(ROOTS, root) } });
   const vaOf = (i: number): Gva => (i === VAS.length ? NON_CANONICAL : at(VAS, i));
@@ -247,7 +247,7 @@ export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { eve
         events.push({ kind: 'ptStore', addr, value: 0n });
         mem = writeWord(mem, addr, 0n);
       }
-      if (kind === 'well-behaved' && events.length > 0) events.push(fenceAll);
+      if (kind === 'well-behaved' && events.length > 0) events.push(fenceAll); // freeing a table changes pointers
       return { events, g: { ...g, mem } };
     }
     case 'host':
@@ -300,6 +300,19 @@ export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { eve
       return { events, g: { ...g, mem } };
     }
   }
+}
+
+/**
+ * The fences a well-behaved guest issues after storing `value` at `addr`: a
+ * pointer change (old or new value a valid pointer) needs SFENCE.VMA with rs1=x0;
+ * a leaf change needs SFENCE.VMA va, x0 for each virtual address whose walk ends at
+ * that PTE in some address space (and none if no walk reaches it: every earlier
+ * pointer change flushed everything).
+ */
+function eagerFences(mem: Memory, addr: Gpa, value: bigint): MachineEvent[] {
+  if (isValidPointer(readWord(mem, addr)) || isValidPointer(value)) return [{ kind: 'sfence', rs1: null, rs2: null }];
+  const vas = VAS.filter((va) => ROOTS.some((root) => terminalPte(mem, root, va) === addr));
+  return vas.map((va) => ({ kind: 'sfence', rs1: va, rs2: null }));
 }
 
 /** Resolve a whole program, boot events first. */
