@@ -84,3 +84,127 @@ export function takeTrap(cause: number, from: Mode, d: Delegation, reason: TrapR
   const to = trapTarget(cause, from, d);
   return { cause, from, to, cost: costClass(from, to), reason };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Instruction traps: which exception an address-translation instruction raises, by mode
+// ---------------------------------------------------------------------------------------------
+
+/** The modes an instruction executes in below M (H extension, "Privilege Modes"): U and HS with V=0, VU and VS with V=1. */
+export type ExecMode = 'U' | 'HS' | 'VS' | 'VU';
+
+/**
+ * The instructions of the trap matrix. `satp-*` is a CSR instruction naming satp (0x180), which
+ * reaches vsatp when V=1; `vsatp-*` names vsatp by its own address (0x280); `hgatp-*` is 0x680.
+ */
+export type MatrixInstruction =
+  | 'satp-read' | 'satp-write'
+  | 'hgatp-read' | 'hgatp-write'
+  | 'vsatp-read' | 'vsatp-write'
+  | 'sfence.vma' | 'hfence.vvma' | 'hfence.gvma'
+  | 'ecall';
+
+/** The trap controls the matrix depends on: mstatus.TVM and hstatus.VTVM. */
+export interface TrapControls {
+  readonly tvm: boolean;
+  readonly vtvm: boolean;
+}
+
+/** Cause codes an instruction trap may raise (priv spec, mcause table with the H extension). */
+export const INSTRUCTION_CAUSE = {
+  illegalInstruction: CAUSE.illegalInstruction,
+  virtualInstruction: CAUSE.virtualInstruction,
+  ecallFromU: 8,
+  ecallFromHS: 9,
+  ecallFromVS: CAUSE.ecallFromVS,
+} as const;
+
+/** One encoding of each matrix instruction (rd/rs1 = a0 for the CSR forms, x0 operands for the fences). */
+export const INSTRUCTION_BITS: Readonly<Record<MatrixInstruction, bigint>> = {
+  'satp-read': 0x1800_2573n, // csrrs a0, satp, x0
+  'satp-write': 0x1805_1073n, // csrrw x0, satp, a0
+  'hgatp-read': 0x6800_2573n,
+  'hgatp-write': 0x6805_1073n,
+  'vsatp-read': 0x2800_2573n,
+  'vsatp-write': 0x2805_1073n,
+  'sfence.vma': 0x1200_0073n, // sfence.vma x0, x0
+  'hfence.vvma': 0x2200_0073n,
+  'hfence.gvma': 0x6200_0073n,
+  ecall: 0x0000_0073n,
+};
+
+/**
+ * The exception `instr` raises in `mode`, or null if it executes (for ecall, the environment-call
+ * cause it always raises). Sources, priv spec:
+ * - U-mode: a CSR "without appropriate privilege level" (satp is a supervisor CSR, hgatp and
+ *   vsatp hypervisor-level ones, by address bits 9:8) and a supervisor or hypervisor instruction
+ *   raise illegal-instruction (csrs.adoc conventions; hypervisor.adoc: VS CSRs "Attempts from
+ *   U-mode cause an illegal-instruction exception as usual"; HFENCE "in U-mode cause an
+ *   illegal-instruction exception").
+ * - HS-mode, mstatus.TVM=1 (machine.adoc, "Virtualization Support in mstatus"; hypervisor.adoc,
+ *   "Machine Status Registers"): satp accesses and SFENCE.VMA are illegal; "TVM=1 prevents
+ *   HS-mode from accessing hgatp or executing HFENCE.GVMA ..., but has no effect on accesses to
+ *   vsatp or instructions HFENCE.VVMA"; "Neither mstatus.TVM nor hstatus.VTVM causes HFENCE.VVMA
+ *   to trap".
+ * - VS-mode: "The TSR and TVM fields of mstatus affect execution only in HS-mode, not in VS-mode";
+ *   hstatus.VTVM=1 makes SFENCE.VMA and satp accesses virtual-instruction exceptions ("Hypervisor
+ *   Status Register"; "Trap Cause Codes", virtual-instruction list).
+ * - VS- and VU-mode: hypervisor CSRs (hgatp) and VS CSRs by their own address (vsatp) "when the
+ *   same access would be allowed in HS-mode, assuming mstatus.TVM=0", and HFENCE ("a hypervisor
+ *   instruction"), raise virtual-instruction ("When V=1, an attempt to read or write a VS CSR
+ *   directly by its own separate CSR address causes a virtual-instruction exception"; "Attempts
+ *   to execute HFENCE.VVMA or HFENCE.GVMA when V=1 cause a virtual-instruction exception").
+ * - VU-mode: a supervisor CSR (satp) that HS-mode could access with TVM=0, and SFENCE ("a
+ *   supervisor instruction"), raise virtual-instruction, whatever VTVM.
+ * - ECALL: 8 from U or VU ("Environment call from U-mode or VU-mode"), 9 from HS, 10 from VS.
+ */
+export function instructionTrap(instr: MatrixInstruction, mode: ExecMode, csrs: TrapControls): number | null {
+  const { illegalInstruction: ILLEGAL, virtualInstruction: VIRTUAL } = INSTRUCTION_CAUSE;
+  switch (instr) {
+    case 'satp-read':
+    case 'satp-write':
+    case 'sfence.vma':
+      if (mode === 'U') return ILLEGAL;
+      if (mode === 'HS') return csrs.tvm ? ILLEGAL : null;
+      if (mode === 'VS') return csrs.vtvm ? VIRTUAL : null; // mstatus.TVM is ignored in VS-mode
+      return VIRTUAL; // VU: HS-qualified, but insufficient privilege
+    case 'hgatp-read':
+    case 'hgatp-write':
+    case 'hfence.gvma':
+      if (mode === 'U') return ILLEGAL;
+      if (mode === 'HS') return csrs.tvm ? ILLEGAL : null;
+      return VIRTUAL; // VS, VU: allowed in HS-mode with TVM=0, so a virtual instruction (TVM plays no part)
+    case 'vsatp-read':
+    case 'vsatp-write':
+    case 'hfence.vvma':
+      if (mode === 'U') return ILLEGAL;
+      if (mode === 'HS') return null; // neither TVM nor VTVM reaches vsatp or HFENCE.VVMA
+      return VIRTUAL;
+    case 'ecall':
+      if (mode === 'HS') return INSTRUCTION_CAUSE.ecallFromHS;
+      if (mode === 'VS') return INSTRUCTION_CAUSE.ecallFromVS;
+      return INSTRUCTION_CAUSE.ecallFromU; // U and VU
+  }
+}
+
+/**
+ * What an illegal- or virtual-instruction trap writes to mtval/stval/vstval: "either zero or"
+ * the faulting instruction bits, right-justified (machine.adoc, "Machine Trap Value Register";
+ * hypervisor.adoc: "On a virtual-instruction trap, mtval or stval is written the same as for an
+ * illegal-instruction trap"). Which one is the implementation's choice: a configuration.
+ */
+export type InstructionTvalConfig = 'zero' | 'instruction-bits';
+
+/** The trap value of an instruction trap of `cause`. Environment calls write zero ("For other traps, mtval is set to zero"). */
+export function trapValue(cause: number, instructionBits: bigint, config: InstructionTvalConfig): bigint {
+  const instructionTrapCause = cause === INSTRUCTION_CAUSE.illegalInstruction || cause === INSTRUCTION_CAUSE.virtualInstruction;
+  return instructionTrapCause && config === 'instruction-bits' ? instructionBits : 0n;
+}
+
+/**
+ * `trapTarget` for every mode below M. "When a trap occurs in HS-mode or U-mode, it goes to
+ * M-mode, unless delegated by medeleg ..., in which case it goes to HS-mode" (H extension,
+ * "Trap Entry"): U-mode routes exactly as HS-mode does.
+ */
+export function landingMode(cause: number, from: ExecMode, d: Delegation): Mode {
+  return trapTarget(cause, from === 'U' ? 'HS' : from, d);
+}
