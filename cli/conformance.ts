@@ -10,6 +10,7 @@ import { hex } from '../spec/address.ts';
 import { CATEGORIES, MUTATIONS, type Mutation } from '../conformance/categories.ts';
 import { describeOp } from '../conformance/protocol.ts';
 import { conformanceUnavailable } from '../conformance/qemu.ts';
+import { DEVIATIONS, type DeviationId } from '../conformance/deviations.ts';
 import { runConformance } from '../conformance/run.ts';
 
 const USAGE = `usage: npm run conformance -- [--scenarios N] [--seed S] [--batch N] [--mutation ${MUTATIONS.join('|')}]`;
@@ -48,6 +49,10 @@ function main(argv: readonly string[]): number {
   });
   console.log(`${report.scenarios} scenarios, ${report.operations} operations in ${report.seconds.toFixed(1)} s (${(report.scenarios / report.seconds).toFixed(0)} scenarios/s)`);
   console.log(`mix: ${[...report.mix].map(([c, n]) => `${c} ${n}`).join(', ')}`);
+  for (const [id, n] of report.explained) {
+    const d = DEVIATIONS[id as DeviationId];
+    console.log(styleText('yellow', `explained deviation x${n}: ${d.id}: ${d.description} (${d.source})`));
+  }
   if (report.disagreements.length > 0) {
     const dir = 'counterexamples/conformance';
     mkdirSync(dir, { recursive: true });

@@ -32,7 +32,7 @@ const pointer = (f: bigint) => encodePte({ ppn: f });
 const leafRw = (f: bigint, extra: { u?: boolean; x?: boolean } = {}) => encodePte({ ppn: f, r: true, w: true, a: true, d: true, ...extra });
 
 /** The two address spaces every scenario boots with (they share a level-0 table). */
-function bootTables(): [bigint, bigint][] {
+export function bootTables(): [bigint, bigint][] {
   const [r0, p1, p2, r1, p4, p5] = PT_FRAMES as [bigint, bigint, bigint, bigint, bigint, bigint];
   const [d0, d1, d2, d3] = DATA_FRAMES as [bigint, bigint, bigint, bigint];
   const at = (f: bigint, slot: bigint) => (f << 12n) + slot * 8n;
@@ -46,7 +46,7 @@ function bootTables(): [bigint, bigint][] {
 }
 
 /** Data tags and fetch targets in every scenario frame (tags only in data frames: PT frames hold PTEs). */
-function contentStores(): [bigint, bigint][] {
+export function contentStores(): [bigint, bigint][] {
   const out: [bigint, bigint][] = [];
   for (const f of DATA_FRAMES) for (const o of DATA_OFFSETS) out.push([(f << 12n) + o, dataTag((f << 12n) + o)]);
   for (const f of [...DATA_FRAMES, ...PT_FRAMES]) out.push([(f << 12n) + FETCH_OFFSET, EBREAK]);
@@ -54,7 +54,7 @@ function contentStores(): [bigint, bigint][] {
 }
 
 /** PTE values whose every target is inside the scenario region or outside RAM: the harness can never be overwritten. */
-function pteArb(): fc.Arbitrary<bigint> {
+export function pteArb(): fc.Arbitrary<bigint> {
   const flags = fc.record({
     r: fc.boolean(), w: fc.boolean(), x: fc.boolean(), u: fc.boolean(), g: fc.boolean(),
     a: fc.integer({ min: 0, max: 3 }).map((n) => n > 0), d: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),

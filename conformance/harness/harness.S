@@ -7,6 +7,8 @@
  * with .insn and hypervisor CSRs by number.
  */
 
+        .file   "harness.S"
+
 #define CSR_VSTVEC   0x205
 #define CSR_MTVAL2   0x34b
 
@@ -15,7 +17,8 @@
 /* Watchdog for one lower-mode operation, in mtime ticks (10 MHz on virt):
  * an operation that neither completes nor reaches M-mode (e.g. a trap whose
  * handler fetch faults again into the same handler, forever) is cut off by a
- * machine timer interrupt and reported as `M 8000000000000007 0 0`. */
+ * machine timer interrupt (0.25 to 0.5 s after it was entered) and reported as
+ * `M 8000000000000007 0 0`. */
 #define WATCHDOG_TICKS 2500000
 
 #define HFENCE_VVMA(rs1, rs2) .insn r 0x73, 0, 0x11, x0, rs1, rs2
@@ -58,11 +61,10 @@ _start:
         csrw    CSR_VSTVEC, t0
         csrw    mideleg, zero
         csrw    medeleg, zero
-        /* watchdog off until the first operation, machine timer interrupt enabled
-         * (taken only while a lower mode runs: mstatus.MIE stays 0) */
+        /* watchdog deadline 0 (set by the first operation), machine timer
+         * interrupt enabled (taken only while a lower mode runs: mstatus.MIE stays 0) */
         li      t0, CLINT_MTIMECMP
-        li      t1, -1
-        sd      t1, 0(t0)
+        sd      zero, 0(t0)
         li      t0, 0x80
         csrw    mie, t0
         /* stack, bss */
@@ -110,27 +112,40 @@ run_lower:
         sd      t1, CTX_INOP(t0)
 
         csrw    mepc, a2
-        /* mstatus: MPP=0, MPV=0, MPRV=0, then MPP/MPV for the mode */
-        li      t1, (3 << 11) | (1 << 17)
-        csrc    mstatus, t1
-        li      t1, 1
-        slli    t1, t1, 39
-        csrc    mstatus, t1
+        /* mstatus: MPP, MPV for the mode, MPRV = 0, written in one csrw.  QEMU
+         * flushes its whole TLB whenever a write changes MPP/MPV/MPRV/SUM/MXR, so
+         * the value is computed first and, for consecutive operations in one
+         * mode, equals the current one (the trap already left MPP/MPV there). */
+        csrr    t1, mstatus
+        li      t2, (3 << 11) | (1 << 17)
+        not     t2, t2
+        and     t1, t1, t2
+        li      t2, 1
+        slli    t2, t2, 39
+        not     t2, t2
+        and     t1, t1, t2
         andi    t2, a4, 1
         slli    t2, t2, 11              /* S: MPP = 1 */
-        csrs    mstatus, t2
+        or      t1, t1, t2
         andi    t2, a4, 2
         slli    t2, t2, 38              /* V: MPV (bit 39) */
-        csrs    mstatus, t2
+        or      t1, t1, t2
+        csrw    mstatus, t1
 
-        /* arm the watchdog (this also clears a pending MTIP) */
+        /* watchdog: the deadline is at least WATCHDOG_TICKS and at most twice
+         * that after this entry.  mtimecmp is rewritten only when less than
+         * WATCHDOG_TICKS remain (every write wakes QEMU's main loop, which costs
+         * more than the operation), which also clears a pending MTIP. */
         li      t1, CLINT_MTIME
         ld      t2, 0(t1)
         li      t3, WATCHDOG_TICKS
         add     t2, t2, t3
         li      t1, CLINT_MTIMECMP
+        ld      t4, 0(t1)
+        bltu    t2, t4, 1f
+        add     t2, t2, t3
         sd      t2, 0(t1)
-
+1:
         fence.i
         li      t0, 0
         li      t1, 0
@@ -199,9 +214,8 @@ m_res_vs:
         sd      zero, CTX_VALUE(t1)
 
 m_back:
-        /* restore the M context of run_lower's caller */
-        li      t2, (1 << 17)           /* MPRV = 0 */
-        csrc    mstatus, t2
+        /* restore the M context of run_lower's caller (MPRV is 0: run_lower
+         * cleared it and a trap does not set it) */
         ld      ra, CTX_RA(t1)
         ld      sp, CTX_SP(t1)
         ld      gp, CTX_GP(t1)

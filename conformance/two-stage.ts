@@ -1,0 +1,161 @@
+/**
+ * Two-stage scenarios: VS- and VU-mode accesses through vsatp (Sv39) over hgatp
+ * (Sv39x4), with G-stage leaves whose permissions and A/D bits vary per page, so
+ * that implicit VS-stage PTE reads and A/D updates meet the G-stage. Nothing
+ * changes the tables between accesses but the hart's own A/D updates, so the
+ * reference is the deterministic fresh two-stage walk, with hardware A/D update.
+ */
+import fc from 'fast-check';
+import { type Gva, type Hpa, gva, hex } from '../spec/address.ts';
+import { type Memory, emptyMemory, readWord, writeWord } from '../spec/memory.ts';
+import { encodePte } from '../spec/pte.ts';
+import { type Hgatp, type TwoStageResult, translateTwoStage } from '../spec/two-stage.ts';
+import type { AccessKind } from '../spec/walk.ts';
+import { inRam } from '../spec/config.ts';
+import type { Satp } from '../spec/guest-action.ts';
+import type { DeviationId } from './deviations.ts';
+import { CODE_L1, DATA_FRAMES, DATA_OFFSETS, FETCH_OFFSET, PT_FRAMES, ROOT_FRAMES, SUPERVISOR_CODE_PAGE, USER_CODE_PAGE, qemuGuestConfig } from './layout.ts';
+import { OP, type Op, type OpResult, type Scenario } from './protocol.ts';
+import { SV39_VAS, bootTables, contentStores, pteArb } from './sv39.ts';
+
+/** The G-stage root (16 KiB aligned, four pages) and its lower tables. */
+const G_ROOT = 0x80800n;
+const G_L1 = 0x80804n;
+const G_L0 = 0x80805n;
+
+const gLeaf = (ppn: bigint, f: { r?: boolean; w?: boolean; x?: boolean; u?: boolean; a?: boolean; d?: boolean; v?: boolean } = {}) =>
+  encodePte({ ppn, r: f.r ?? true, w: f.w ?? true, x: f.x ?? true, u: f.u ?? true, a: f.a ?? true, d: f.d ?? true, v: f.v ?? true });
+
+/** GPA 0x8000_0000.. identity: code regions and the VS-stage code table as 2 MiB leaves, scenario frames page by page. */
+function gStageStores(framePerms: ReadonlyMap<bigint, bigint>): [bigint, bigint][] {
+  const at = (table: bigint, slot: bigint) => (table << 12n) + slot * 8n;
+  const out: [bigint, bigint][] = [
+    [at(G_ROOT, 2n), encodePte({ ppn: G_L1 })],
+    [at(G_L1, 0n), gLeaf(SUPERVISOR_CODE_PAGE)], [at(G_L1, 1n), gLeaf(USER_CODE_PAGE)],
+    [at(G_L1, 2n), encodePte({ ppn: G_L0 })], [at(G_L1, 3n), gLeaf(CODE_L1 & ~0x1ffn)],
+  ];
+  for (let p = 0x80400n; p < 0x80600n; p++) {
+    const perm = framePerms.get(p);
+    if (perm !== undefined) out.push([at(G_L0, p & 0x1ffn), perm]);
+    else if ([...PT_FRAMES, ...DATA_FRAMES].includes(p)) out.push([at(G_L0, p & 0x1ffn), gLeaf(p)]);
+  }
+  return out;
+}
+
+export interface TwoStageScenario {
+  readonly category: 'two-stage';
+  readonly scenario: Scenario;
+  readonly initialMemory: Memory;
+  readonly vsatp: Satp;
+  readonly hgatp: Hgatp;
+  readonly priv: 'VS' | 'VU';
+  readonly vsSum: boolean;
+  readonly vsMxr: boolean;
+  readonly mstatusMxr: boolean;
+}
+
+export function twoStageScenarioArb(): fc.Arbitrary<TwoStageScenario> {
+  const perm = fc.record({
+    r: fc.integer({ min: 0, max: 5 }).map((n) => n > 0), w: fc.integer({ min: 0, max: 3 }).map((n) => n > 0), x: fc.boolean(),
+    u: fc.integer({ min: 0, max: 7 }).map((n) => n > 0), a: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),
+    d: fc.integer({ min: 0, max: 3 }).map((n) => n > 0), v: fc.integer({ min: 0, max: 9 }).map((n) => n > 0),
+  }).map((f) => ({ ...f, r: f.r || !f.x }));
+  const access = fc.record({
+    va: fc.nat(SV39_VAS.length - 1), access: fc.constantFrom<AccessKind>('load', 'load', 'store', 'fetch'),
+    offset: fc.nat(DATA_OFFSETS.length - 1), value: fc.bigInt({ min: 1n, max: 1n << 62n }).map((v) => v * 2n),
+  });
+  return fc.record({
+    perms: fc.array(fc.tuple(fc.constantFrom(...PT_FRAMES, ...DATA_FRAMES), perm), { maxLength: 3 }),
+    mutations: fc.array(fc.record({ frame: fc.nat(PT_FRAMES.length - 1), slot: fc.nat(3), value: pteArb() }), { maxLength: 2 }),
+    root: fc.nat(1), asid: fc.integer({ min: 1, max: 2 }), vmid: fc.integer({ min: 1, max: 3 }),
+    vsBare: fc.integer({ min: 0, max: 9 }).map((n) => n === 0), gBare: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+    priv: fc.constantFrom('VS' as const, 'VS' as const, 'VU' as const),
+    vsSum: fc.boolean(), vsMxr: fc.boolean(), mstatusMxr: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+    accesses: fc.array(access, { minLength: 1, maxLength: 6 }),
+  }).map((g) => {
+    const framePerms = new Map(g.perms.map(([f, p]) => [f, gLeaf(f, p)] as const));
+    const stores: [bigint, bigint][] = [...bootTables(), ...contentStores(), ...gStageStores(framePerms)];
+    for (const m of g.mutations) {
+      const f = PT_FRAMES[m.frame] as bigint;
+      if (!(ROOT_FRAMES.includes(f) && m.slot === 2)) stores.push([(f << 12n) + BigInt(m.slot) * 8n, m.value]);
+    }
+    const rootPpn = ROOT_FRAMES[g.root] as bigint;
+    const vsatp: Satp = g.vsBare ? { mode: 'bare' } : { mode: 'sv39', asid: g.asid, rootPpn };
+    const hgatp: Hgatp = g.gBare ? { mode: 'bare' } : { mode: 'sv39x4', vmid: g.vmid, rootPpn: G_ROOT };
+    const ops: Op[] = [];
+    for (const a of g.accesses) {
+      // With vsatp Bare the guest-virtual address is the guest-physical one: aim at the scenario frames.
+      const base = vsatp.mode === 'bare' ? (DATA_FRAMES[a.va % DATA_FRAMES.length] as bigint) << 12n : (SV39_VAS[a.va] as bigint);
+      const offset = a.access === 'fetch' ? FETCH_OFFSET : (DATA_OFFSETS[a.offset] as bigint);
+      const kind = a.access === 'load' ? OP.load : a.access === 'store' ? OP.store : OP.fetch;
+      ops.push({ kind, a: base + offset, b: a.value });
+    }
+    // Every VS-stage and G-stage PTE, and every data word, as the hart left them.
+    for (const f of [...PT_FRAMES, G_L0]) for (const s of [0n, 1n, 2n, 3n]) ops.push({ kind: OP.mRead, a: (f << 12n) + s * 8n, b: 0n });
+    for (const f of [...PT_FRAMES, ...DATA_FRAMES]) ops.push({ kind: OP.mRead, a: (G_L0 << 12n) + (f & 0x1ffn) * 8n, b: 0n });
+    for (const f of DATA_FRAMES) for (const o of DATA_OFFSETS) ops.push({ kind: OP.mRead, a: (f << 12n) + o, b: 0n });
+    const satpWord = (s: Satp) => (s.mode === 'bare' ? 0n : (8n << 60n) | (BigInt(s.asid) << 44n) | s.rootPpn);
+    const hgatpWord = hgatp.mode === 'bare' ? 0n : (8n << 60n) | (BigInt(hgatp.vmid) << 44n) | hgatp.rootPpn;
+    return {
+      category: 'two-stage' as const,
+      initialMemory: stores.reduce((m, [addr, v]) => writeWord(m, addr, v), emptyMemory),
+      vsatp, hgatp, priv: g.priv, vsSum: g.vsSum, vsMxr: g.vsMxr, mstatusMxr: g.mstatusMxr,
+      scenario: {
+        stores, satp: 0n, vsatp: satpWord(vsatp), hgatp: hgatpWord,
+        mstatusSet: g.mstatusMxr ? 1n << 19n : 0n, vsstatusSet: (g.vsSum ? 1n << 18n : 0n) | (g.vsMxr ? 1n << 19n : 0n), hstatusSet: 0n,
+        medeleg: 0n, hedeleg: 0n, mode: g.priv, ops,
+      },
+    };
+  });
+}
+
+export interface TwoStageVerdict {
+  readonly op: number;
+  readonly message: string;
+  readonly explainedBy: DeviationId | null;
+}
+
+/** Which QEMU 7.2 deviation predicts its result where the spec predicts `want`. */
+function deviationFor(want: TwoStageResult, r: OpResult, sc: TwoStageScenario): DeviationId | null {
+  if (want.kind === 'fault' && (want.cause === 20 || want.cause === 23) && r.where === 'M' && r.cause === 21n && r.tval2 === want.tval2) {
+    return 'implicitPteFaultAsLoad';
+  }
+  if (want.kind === 'fault' && want.cause === 23 && r.where === 'ok') return 'vsAdUpdateNoGstageCheck';
+  if (want.kind === 'fault' && sc.vsMxr !== sc.mstatusMxr && (want.cause === 21 || want.cause === 20) && r.where === 'ok') return 'gstageMxrFromVsstatus';
+  if (want.kind === 'ok' && sc.vsMxr !== sc.mstatusMxr && r.where === 'M' && (r.cause === 21n || r.cause === 20n)) return 'gstageMxrFromVsstatus';
+  return null;
+}
+
+/** Check one scenario: each access against the fresh two-stage walk; the readbacks against memory. Stops at the first difference. */
+export function checkTwoStage(sc: TwoStageScenario, results: readonly OpResult[]): TwoStageVerdict | null {
+  let mem = sc.initialMemory;
+  const ops = sc.scenario.ops;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as Op;
+    const r = results[i];
+    if (r === undefined) return { op: i, message: `QEMU reported ${results.length} results for ${ops.length} operations`, explainedBy: null };
+    if (op.kind === OP.mRead) {
+      const want = readWord(mem, op.a);
+      if (r.value !== want) return { op: i, message: `memory at ${hex(op.a)} reads ${hex(r.value)} on QEMU, the reference holds ${hex(want)}`, explainedBy: null };
+      continue;
+    }
+    const access: AccessKind = op.kind === OP.load ? 'load' : op.kind === OP.store ? 'store' : 'fetch';
+    const snapshot = mem;
+    const want = translateTwoStage({
+      gva: gva(op.a) as Gva, access, priv: sc.priv, vsatp: sc.vsatp, hgatp: sc.hgatp,
+      vsstatus: { sum: sc.vsSum, mxr: sc.vsMxr }, mstatusMxr: sc.mstatusMxr,
+      read: (a: Hpa) => readWord(snapshot, a), inRam: (a: Hpa) => inRam(qemuGuestConfig, a), svade: false,
+    });
+    for (const u of want.updates) mem = writeWord(mem, u.addr, u.value);
+    const agrees = want.kind === 'ok'
+      ? r.where === 'ok' && (access !== 'load' || r.value === readWord(mem, want.hpa & ~7n))
+      : r.where === 'M' && r.cause === BigInt(want.cause) && r.tval === want.tval && r.tval2 === want.tval2;
+    if (!agrees) {
+      const spec = want.kind === 'ok' ? `ok at ${hex(want.hpa)}` : `cause ${want.cause}, tval ${hex(want.tval)}, tval2 ${hex(want.tval2)}`;
+      const got = r.where === 'ok' ? `ok (value ${hex(r.value)})` : `trap to ${r.where}, cause ${r.cause}, tval ${hex(r.tval)}, tval2 ${hex(r.tval2)}`;
+      return { op: i, message: `${access} ${hex(op.a)} (${sc.priv}-mode): the spec says ${spec}, QEMU ${got}`, explainedBy: deviationFor(want, r, sc) };
+    }
+    if (want.kind === 'ok' && access === 'store') mem = writeWord(mem, want.hpa & ~7n, op.b);
+  }
+  return null;
+}
