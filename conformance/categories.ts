@@ -18,11 +18,11 @@ export type Mutation = (typeof MUTATIONS)[number];
 /** How QEMU 7.2 configures the freedoms the spec leaves (measured, conformance/README.md). */
 export const QEMU_TVAL: InstructionTvalConfig = 'instruction-bits';
 
-/** A difference between QEMU and the reference at one operation; `explainedBy` names a documented QEMU deviation. */
+/** A difference between QEMU and the reference at one operation; `explainedBy` names the documented QEMU deviations that predict it (none: unexplained). */
 export interface Verdict {
   readonly op: number;
   readonly message: string;
-  readonly explainedBy: DeviationId | null;
+  readonly explainedBy: readonly DeviationId[];
 }
 
 export interface Generated {
@@ -52,7 +52,7 @@ export const CATEGORIES: readonly Category[] = [
       scenario: sc.scenario,
       check: (results, mutation) => {
         const d = checkSv39(mutate(sc, mutation), results, mutation);
-        return d === null ? [] : [{ ...d, explainedBy: null }];
+        return d === null ? [] : [d];
       },
     })),
   },

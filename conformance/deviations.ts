@@ -46,6 +46,16 @@ export const DEVIATIONS = {
     description: 'the G-stage takes MXR from vsstatus (the guest\'s) rather than the HS-level mstatus.MXR, and MXR also applies to implicit PTE reads',
     source: 'QEMU target/riscv/cpu_helper.c get_physical_address, fixed upstream in 2024',
   },
+  vsDelegatedCauseMinusOne: {
+    id: 'qemu72-vs-delegated-exception-cause-minus-one',
+    description: 'an illegal-instruction exception (cause 2) delegated to VS-mode is reported as cause 1: QEMU applies the VS-interrupt cause adjustment (VSSIP 2 -> SSIP 1) to synchronous exceptions too',
+    source: 'QEMU target/riscv/cpu_helper.c riscv_cpu_do_interrupt: "cause = cause - 1" for IRQ_VS_SOFT/TIMER/EXT, not guarded by async',
+  },
+  sExecUserPageFromTlb: {
+    id: 'qemu72-s-mode-executes-user-page-after-load',
+    description: 'after an S-mode load of a U page (SUM=1) fills QEMU\'s TLB, an S-mode fetch from that page succeeds (the spec: S-mode never executes from a U page, whatever SUM)',
+    source: 'QEMU target/riscv/cpu_helper.c get_physical_address: the U check uses only the access that filled the TLB, and PAGE_EXEC is granted from X alone',
+  },
 } as const satisfies Record<string, Deviation>;
 
 export type DeviationId = keyof typeof DEVIATIONS;

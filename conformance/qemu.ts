@@ -3,7 +3,7 @@
  * the harness as the kernel, the batch loaded next to it; one boot per batch.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ADDRESS, HarnessError, type OpResult, type Scenario, encodeBatch, parseResults } from './protocol.ts';
@@ -26,12 +26,19 @@ export function runBatch(scenarios: readonly Scenario[], timeoutMs = 600_000): O
   try {
     const batch = join(dir, 'batch.bin');
     writeFileSync(batch, encodeBatch(scenarios));
-    const r = spawnSync(QEMU, [
-      '-machine', 'virt', '-cpu', 'rv64,h=true', '-bios', 'none', '-nographic', '-m', '256M',
-      '-kernel', HARNESS, '-device', `loader,file=${batch},addr=0x${BATCH_ADDRESS.toString(16)}`,
-    ], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 30 });
-    if (r.error !== undefined) throw new HarnessError(`QEMU failed to run: ${r.error.message}`);
-    return parseResults(r.stdout, scenarios.length);
+    // QEMU's UART writes a character at a time: into a file it is about three times faster than into a pipe.
+    const out = join(dir, 'uart.txt');
+    const fd = openSync(out, 'w');
+    try {
+      const r = spawnSync(QEMU, [
+        '-machine', 'virt', '-cpu', 'rv64,h=true', '-bios', 'none', '-nographic', '-m', '256M',
+        '-kernel', HARNESS, '-device', `loader,file=${batch},addr=0x${BATCH_ADDRESS.toString(16)}`,
+      ], { stdio: ['ignore', fd, 'pipe'], timeout: timeoutMs });
+      if (r.error !== undefined) throw new HarnessError(`QEMU failed to run: ${r.error.message}`);
+    } finally {
+      closeSync(fd);
+    }
+    return parseResults(readFileSync(out, 'utf8'), scenarios.length);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -50,8 +50,8 @@ export function runConformance(o: ConformanceOptions): ConformanceReport {
       const r = results[i] ?? [];
       operations += r.length;
       for (const v of g.check(r, o.mutation)) {
-        if (v.explainedBy !== null) explained.set(v.explainedBy, (explained.get(v.explainedBy) ?? 0) + 1);
-        else disagreements.push({ index: start + i, generated: g, results: r, disagreement: v });
+        for (const id of v.explainedBy) explained.set(id, (explained.get(id) ?? 0) + 1);
+        if (v.explainedBy.length === 0) disagreements.push({ index: start + i, generated: g, results: r, disagreement: v });
       }
     });
     o.onBatch?.(start + batch.length, generated.length, (performance.now() - started) / 1000);

@@ -246,10 +246,12 @@ export function explicitAllowed(s: ExplicitState, a: AccessAction): Outcome[] {
     const starts = globalEntriesBelowRoot(c, a.va);
     for (const w of walkSv39(a.va, rootPpn, ctx, stepTwoReads(s, c, a.va, asid), { svade: s.cfg.svade }, paInRam, starts)) {
       let o: Outcome;
-      if (w.kind === 'fault') o = fault(exceptionFor(w.error, a.access));
-      // Svadu: the A/D update compares with memory, so such a walk completes only with memory's leaf.
-      else if (w.adUpdate !== null && readWord(s.mem, w.leafAddr) !== w.leaf) continue;
-      else o = { kind: 'ok', pa: w.pa, adUpdate: w.adUpdate };
+      // Svadu: the A/D update compares with memory, so such a walk completes only with memory's leaf
+      // (also when the access then fails its physical address's PMA check: the update stands).
+      const update = w.adUpdate ?? null;
+      if (update !== null && readWord(s.mem, update.addr) !== (w.kind === 'ok' ? w.leaf : w.path.at(-1)?.pte)) continue;
+      if (w.kind === 'fault') o = update === null ? fault(exceptionFor(w.error, a.access)) : { ...fault(exceptionFor(w.error, a.access)), adUpdate: update };
+      else o = { kind: 'ok', pa: w.pa, adUpdate: update };
       out.set(outcomeKey(o), o);
     }
   }
@@ -258,11 +260,10 @@ export function explicitAllowed(s: ExplicitState, a: AccessAction): Outcome[] {
 
 /** Advance by an access that produced `o`: the A/D update, then the store, then close again. */
 export function explicitAccess(s: ExplicitState, a: AccessAction, o: Outcome): ExplicitState {
-  if (o.kind === 'fault') return s;
   let mem = s.mem;
-  if (o.adUpdate !== null) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
-  if (a.access === 'store') mem = writeWord(mem, o.pa, a.value);
-  return close({ ...s, mem });
+  if (o.adUpdate !== null && o.adUpdate !== undefined) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
+  if (o.kind === 'ok' && a.access === 'store') mem = writeWord(mem, o.pa, a.value);
+  return mem === s.mem ? s : close({ ...s, mem });
 }
 
 /** How many cache contents the oracle holds now (to watch the blow-up). */

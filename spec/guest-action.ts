@@ -29,11 +29,17 @@ export type AccessAction = Extract<GuestAction, { kind: 'access' }>;
 /** The guest-visible result of an access: the guest-physical word it reached, or a trap delivered to the guest. */
 export type Outcome =
   | { readonly kind: 'ok'; readonly pa: Gpa; readonly adUpdate: { readonly addr: Gpa; readonly pte: bigint } | null }
-  | { readonly kind: 'fault'; readonly cause: number; readonly tval: Gva };
+  | {
+      readonly kind: 'fault';
+      readonly cause: number;
+      readonly tval: Gva;
+      /** Svadu: a translation that set A/D before its physical address failed the PMA check. */
+      readonly adUpdate?: { readonly addr: Gpa; readonly pte: bigint };
+    };
 
 export function outcomeKey(o: Outcome): string {
-  if (o.kind === 'fault') return `fault ${o.cause} tval=0x${o.tval.toString(16)}`;
-  const ad = o.adUpdate === null ? '' : ` A/D@0x${o.adUpdate.addr.toString(16)}=0x${o.adUpdate.pte.toString(16)}`;
+  const ad = o.adUpdate === null || o.adUpdate === undefined ? '' : ` A/D@0x${o.adUpdate.addr.toString(16)}=0x${o.adUpdate.pte.toString(16)}`;
+  if (o.kind === 'fault') return `fault ${o.cause} tval=0x${o.tval.toString(16)}${ad}`;
   return `ok pa=0x${o.pa.toString(16)}${ad}`;
 }
 

@@ -243,13 +243,12 @@ export function allowedOutcomes(s: ReferenceState, a: AccessAction): Outcome[] {
   const starts = globalStarts(s.cache, a.va);
   for (const w of walkSv39(a.va, s.satp.rootPpn, ctx, read, { svade: s.cfg.svade }, (pa) => inRam(s.cfg, pa), starts)) {
     let o: Outcome;
-    if (w.kind === 'fault') o = fault(exceptionFor(w.error, a.access));
-    else {
-      // Step 7 (Svadu): the A/D update is an atomic compare with memory, never the cache; a stale
-      // leaf makes the walk return to step 2, so the access completes only with memory's PTE.
-      if (w.adUpdate !== null && readWord(s.mem, w.leafAddr) !== w.leaf) continue;
-      o = { kind: 'ok', pa: w.pa, adUpdate: w.adUpdate };
-    }
+    // Step 7 (Svadu): the A/D update is an atomic compare with memory, never the cache; a stale
+    // leaf makes the walk return to step 2, so the translation completes only with memory's PTE.
+    const update = w.adUpdate ?? null;
+    if (update !== null && readWord(s.mem, update.addr) !== (w.kind === 'ok' ? w.leaf : w.path[w.path.length - 1]?.pte)) continue;
+    if (w.kind === 'fault') o = update === null ? fault(exceptionFor(w.error, a.access)) : { ...fault(exceptionFor(w.error, a.access)), adUpdate: update };
+    else o = { kind: 'ok', pa: w.pa, adUpdate: update };
     out.set(outcomeKey(o), o);
   }
   return [...out.entries()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([, o]) => o);
@@ -262,10 +261,9 @@ export function freshOutcome(s: ReferenceState, a: AccessAction): Outcome {
 
 /** Advance the reference by an access that produced `o` (which must be allowed): A/D update, then the store. */
 export function referenceAccess(s: ReferenceState, a: AccessAction, o: Outcome): ReferenceState {
-  if (o.kind === 'fault') return s;
   let mem = s.mem;
-  if (o.adUpdate !== null) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
-  if (a.access === 'store') mem = writeWord(mem, o.pa, a.value);
+  if (o.adUpdate !== null && o.adUpdate !== undefined) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
+  if (o.kind === 'ok' && a.access === 'store') mem = writeWord(mem, o.pa, a.value);
   return mem === s.mem ? s : saturate({ ...s, mem });
 }
 

@@ -66,7 +66,13 @@ export type WalkResult =
       /** Step 7 under Svadu: the PTE value memory must be updated to (A, and D for a store). */
       readonly adUpdate: { readonly addr: Gpa; readonly pte: PteWord } | null;
     }
-  | { readonly kind: 'fault'; readonly error: TranslationError; readonly path: readonly WalkStep[] };
+  | {
+      readonly kind: 'fault';
+      readonly error: TranslationError;
+      readonly path: readonly WalkStep[];
+      /** A translation that completed (A/D set, Svadu) before its physical address failed the PMA check. */
+      readonly adUpdate?: { readonly addr: Gpa; readonly pte: PteWord };
+    };
 
 export interface WalkOptions {
   /** Svade (true): A=0, or a store with D=0, raises a page fault. Svadu (false): the hart sets them. */
@@ -163,7 +169,8 @@ export function walkSv39(
     const adUpdate = needsUpdate ? { addr: leafAddr, pte: pte | PTE_A | (ctx.kind === 'store' ? PTE_D : 0n) } : null;
     // Step 8: the physical address; its own PMA check is an access fault.
     const pa = leafPhysicalAddress(va, pte, level);
-    if (!paInRam(pa)) return { kind: 'fault', error: 'pa-access-fault', path };
+    // The translation itself completed (step 7 set A/D): the access to pa then faults, and the update stands.
+    if (!paInRam(pa)) return { kind: 'fault', error: 'pa-access-fault', path, ...(adUpdate === null ? {} : { adUpdate }) };
     return { kind: 'ok', pa, level, leaf: pte, leafAddr, path, global, adUpdate };
   }
 }

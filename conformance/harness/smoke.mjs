@@ -128,22 +128,22 @@ const OBSERVE = null; // printed, not checked
 const cases = []; // [scenario, [expected per op]]
 const add = (s, expected) => cases.push([s, expected]);
 
-// 0: M-mode store and read
+// M-mode store and read
 add(scenario({ ops: [{ kind: K.MSTORE, a: SCRATCH, b: 0xabcdn }, { kind: K.MREAD, a: SCRATCH }] }),
   [ok(), ok(0xabcd)]);
-// 1: the previous scenario's store was zeroed; U-mode ecall, satp Bare, medeleg 0
+// the previous scenario's store was zeroed; U-mode ecall, satp Bare, medeleg 0
 add(scenario({ mode: MODE.U, ops: [{ kind: K.MREAD, a: SCRATCH }, { kind: K.ECALL }, { kind: K.CSRR_SATP }] }),
   [ok(0), M(8), OBSERVE]);
-// 2: S-mode, satp Bare: load a physical address; load 0x0 (no memory); ecall; hgatp write/read; fences
+// S-mode, satp Bare: load a physical address; load 0x0 (no memory); ecall; hgatp write/read; fences
 add(scenario({ stores: [[SCRATCH, VALUE]], ops: [
   { kind: K.LOAD, a: SCRATCH }, { kind: K.LOAD, a: 0 }, { kind: K.ECALL }, { kind: K.STORE, a: SCRATCH + 8, b: 0x77n },
   { kind: K.MREAD, a: SCRATCH + 8 }, { kind: K.CSRW_HGATP, a: 0 }, { kind: K.CSRR_HGATP },
   { kind: K.SFENCE }, { kind: K.SFENCE_VA_ASID, a: 0x1000, b: 0 }, { kind: K.HFENCE_VVMA }, { kind: K.HFENCE_GVMA },
   { kind: K.MSTORE, a: SCRATCH + 8, b: 0 }] }),
   [ok(VALUE), M(5, 0), M(9), ok(), ok(0x77), ok(), ok(0), ok(), ok(), ok(), ok(), ok()]);
-// 3: U-mode ecall delegated to HS
+// U-mode ecall delegated to HS
 add(scenario({ mode: MODE.U, medeleg: bit(8) | bit(3), ops: [{ kind: K.ECALL }] }), [HS(8)]);
-// 4: Sv39, S-mode
+// Sv39, S-mode
 add(sv39Scenario(MODE.S, [
   { kind: K.LOAD, a: 0x40000000 }, { kind: K.FETCH, a: 0x40001000 }, { kind: K.CSRR_SATP },
   { kind: K.LOAD, a: 0x40005000 }, { kind: K.STORE, a: 0x40001000, b: 1 }, { kind: K.LOAD, a: 0x40003000 },
@@ -151,15 +151,15 @@ add(sv39Scenario(MODE.S, [
   { kind: K.STORE, a: 0x40002000, b: 5 }, { kind: K.MREAD, a: 0x80403000 + 2 * 8 }]),
 [ok(VALUE), ok(), ok(SATP(0x80400n, 5n)), M(13, 0x40005000), M(15, 0x40001000), M(13, 0x40003000),
   OBSERVE, OBSERVE, OBSERVE, OBSERVE]);
-// 5: Sv39, S-mode with SUM: U page readable
+// Sv39, S-mode with SUM: U page readable
 add(sv39Scenario(MODE.S, [{ kind: K.LOAD, a: 0x40003000 }], { mstatusSet: bit(18) }), [ok(VALUE)]);
-// 6: Sv39, U-mode: U=0 page faults (to M, then to HS), U=1 page loads, fetch of a U=0 page faults
+// Sv39, U-mode: U=0 page faults (to M, then to HS), U=1 page loads, fetch of a U=0 page faults
 add(sv39Scenario(MODE.U, [{ kind: K.LOAD, a: 0x40000000 }, { kind: K.LOAD, a: 0x40003000 }, { kind: K.FETCH, a: 0x40001000 }]),
   [M(13, 0x40000000), ok(VALUE), M(12, 0x40001000)]);
 add(sv39Scenario(MODE.U, [{ kind: K.LOAD, a: 0x40000000 }], { medeleg: bit(13) }), [HS(13, 0x40000000)]);
-// 8: Sv39, S-mode with TVM: csrr satp is illegal
+// Sv39, S-mode with TVM: csrr satp is illegal
 add(sv39Scenario(MODE.S, [{ kind: K.CSRR_SATP }], { mstatusSet: bit(20) }), [OBSERVE]);
-// 9..: two-stage, VS-mode
+// two-stage, VS-mode
 add(twoStageScenario(MODE.VS, [
   { kind: K.LOAD, a: 0x40000000 }, { kind: K.FETCH, a: 0x40001000 }, { kind: K.CSRR_SATP },
   { kind: K.LOAD, a: 0x40005000 }, { kind: K.LOAD, a: 0x40002000 }, { kind: K.ECALL }, { kind: K.CSRR_HGATP }]),
@@ -171,7 +171,7 @@ add(twoStageScenario(MODE.VU, [{ kind: K.LOAD, a: 0x40003000 }, { kind: K.LOAD, 
   [ok(VALUE), M(13, 0x40000000), M(8)]);
 add(twoStageScenario(MODE.VU, [{ kind: K.ECALL }, { kind: K.HFENCE_VVMA }], { medeleg: bit(8), hedeleg: bit(8) }),
   [VS(8), OBSERVE]);
-// 13: observations (QEMU-specific behaviour, printed, not checked): VU-mode privileged instructions,
+// observations (QEMU-specific behaviour, printed, not checked): VU-mode privileged instructions,
 // hgatp VMID as read back in HS-mode, a stale translation after a PTE store without sfence
 add(twoStageScenario(MODE.VU, [{ kind: K.SFENCE }, { kind: K.CSRR_SATP }, { kind: K.CSRR_HGATP }, { kind: K.HFENCE_GVMA }]),
   [OBSERVE, OBSERVE, OBSERVE, OBSERVE]);
