@@ -4,7 +4,7 @@
  * against the reference. Exit 0 if all agree, 1 on a disagreement (each is printed
  * and saved under counterexamples/conformance/), 2 for bad options or no QEMU.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { hex } from '../spec/address.ts';
 import { CATEGORIES, MUTATIONS, type Mutation } from '../conformance/categories.ts';
@@ -53,8 +53,10 @@ function main(argv: readonly string[]): number {
     const d = DEVIATIONS[id as DeviationId];
     console.log(styleText('yellow', `explained deviation x${n}: ${d.id}: ${d.description} (${d.source})`));
   }
+  const dir = 'counterexamples/conformance';
+  const file = `${dir}/seed${seed}${mutation === null ? '' : `-${mutation}`}.json`;
+  rmSync(file, { force: true });
   if (report.disagreements.length > 0) {
-    const dir = 'counterexamples/conformance';
     mkdirSync(dir, { recursive: true });
     for (const d of report.disagreements.slice(0, 5)) {
       const g = d.generated;
@@ -64,7 +66,6 @@ function main(argv: readonly string[]): number {
         console.log(`  ${i === d.disagreement.op ? '>' : ' '} ${String(i).padStart(2)} ${describeOp(op).padEnd(44)} ${r === undefined ? '-' : `${r.where} cause=${r.cause} tval=${hex(r.tval)} value=${hex(r.value)}`}`);
       });
     }
-    const file = `${dir}/seed${seed}${mutation === null ? '' : `-${mutation}`}.json`;
     writeFileSync(file, `${JSON.stringify(report.disagreements.map((d) => ({ index: d.index, category: d.generated.category, disagreement: d.disagreement, scenario: d.generated.scenario, results: d.results })), (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v), 1)}\n`);
     console.log(styleText('red', `\n${report.disagreements.length} disagreements (saved: ${file}); reproduce: npm run conformance -- --scenarios ${scenarios} --seed ${seed}${mutation === null ? '' : ` --mutation ${mutation}`}`));
     return 1;

@@ -41,10 +41,10 @@ export const DEVIATIONS = {
     description: 'a hardware A/D update of a VS-stage PTE does not check G-stage write permission (the spec: an implicit store, guest-page fault 23 if not writable)',
     source: 'QEMU target/riscv/cpu_helper.c get_physical_address: the update is a compare-and-swap on the host address',
   },
-  gstageMxrFromVsstatus: {
-    id: 'qemu72-gstage-mxr-from-vsstatus',
-    description: 'the G-stage takes MXR from vsstatus (the guest\'s) rather than the HS-level mstatus.MXR, and MXR also applies to implicit PTE reads',
-    source: 'QEMU target/riscv/cpu_helper.c get_physical_address, fixed upstream in 2024',
+  mxrStages: {
+    id: 'qemu72-mxr-per-stage',
+    description: 'the HS-level mstatus.MXR does not make execute-only pages readable in the VS-stage, and the G-stage\'s MXR follows the wrong copy of sstatus (the spec: HS-level MXR applies to both stages, vsstatus.MXR to the VS-stage)',
+    source: 'QEMU target/riscv/cpu_helper.c get_physical_address (mxr from env->mstatus, swapped with vsstatus while V=1), fixed upstream in 2024',
   },
   vsDelegatedCauseMinusOne: {
     id: 'qemu72-vs-delegated-exception-cause-minus-one',

@@ -21,6 +21,12 @@ export const CODE_ROOT_SLOT = 2n;
 export const PT_FRAMES: readonly bigint[] = [0x80410n, 0x80411n, 0x80412n, 0x80413n, 0x80414n, 0x80415n];
 export const ROOT_FRAMES: readonly bigint[] = [0x80410n, 0x80413n];
 export const DATA_FRAMES: readonly bigint[] = [0x80401n, 0x80402n, 0x80403n, 0x80404n];
+/**
+ * Pages a leaf can reach besides the scenario frames: a 4 KiB leaf on a 2 MiB
+ * superpage's base, and the pages a 2 MiB leaf at 0x8060_0000 maps for the pool's
+ * addresses (vpn[0] of 1 or 2). They hold `ebreak` and zeroes too.
+ */
+export const OTHER_REACHABLE: readonly bigint[] = [0x80400n, 0x80600n, 0x80601n, 0x80602n];
 /** Physical pages beyond RAM with no device behind them on QEMU virt: PMA access faults. */
 export const OUTSIDE_RAM: readonly bigint[] = [0x90000n, 0xa1234n, 0xfff00n];
 
