@@ -260,10 +260,14 @@ export function explicitAllowed(s: ExplicitState, a: AccessAction): Outcome[] {
 
 /** Advance by an access that produced `o`: the A/D update, then the store, then close again. */
 export function explicitAccess(s: ExplicitState, a: AccessAction, o: Outcome): ExplicitState {
-  let mem = s.mem;
-  if (o.adUpdate !== null && o.adUpdate !== undefined) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
-  if (o.kind === 'ok' && a.access === 'store') mem = writeWord(mem, o.pa, a.value);
-  return mem === s.mem ? s : close({ ...s, mem });
+  let next = s;
+  // The updated PTE may be cached before the store lands: close in between.
+  if (o.adUpdate !== null && o.adUpdate !== undefined) next = close({ ...next, mem: writeWord(next.mem, o.adUpdate.addr, o.adUpdate.pte) });
+  if (o.kind === 'ok' && a.access === 'store') {
+    const mem = writeWord(next.mem, o.pa, a.value);
+    if (mem !== next.mem) next = close({ ...next, mem });
+  }
+  return next;
 }
 
 /** How many cache contents the oracle holds now (to watch the blow-up). */

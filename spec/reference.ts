@@ -259,12 +259,20 @@ export function freshOutcome(s: ReferenceState, a: AccessAction): Outcome {
   return allowedOutcomes({ ...s, cache: new Map() }, a)[0] as Outcome;
 }
 
-/** Advance the reference by an access that produced `o` (which must be allowed): A/D update, then the store. */
+/**
+ * Advance the reference by an access that produced `o` (which must be allowed):
+ * the A/D update, then the store. The hart may cache the PTE as it updated it
+ * before the store lands (even a store that overwrites that very PTE), so the
+ * cache is saturated in between.
+ */
 export function referenceAccess(s: ReferenceState, a: AccessAction, o: Outcome): ReferenceState {
-  let mem = s.mem;
-  if (o.adUpdate !== null && o.adUpdate !== undefined) mem = writeWord(mem, o.adUpdate.addr, o.adUpdate.pte);
-  if (o.kind === 'ok' && a.access === 'store') mem = writeWord(mem, o.pa, a.value);
-  return mem === s.mem ? s : saturate({ ...s, mem });
+  let next = s;
+  if (o.adUpdate !== null && o.adUpdate !== undefined) next = saturate({ ...next, mem: writeWord(next.mem, o.adUpdate.addr, o.adUpdate.pte) });
+  if (o.kind === 'ok' && a.access === 'store') {
+    const mem = writeWord(next.mem, o.pa, a.value);
+    if (mem !== next.mem) next = saturate({ ...next, mem });
+  }
+  return next;
 }
 
 /**
