@@ -4,9 +4,9 @@
  * reference is caught on the same results. Skipped, saying so, where QEMU is absent.
  */
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { CATEGORIES, type Mutation, scenarioArb } from './categories.ts';
-import { HarnessError, parseResults } from './protocol.ts';
+import { HarnessError, type OpResult, parseResults } from './protocol.ts';
 import { conformanceUnavailable, runBatch } from './qemu.ts';
 
 const unavailable = conformanceUnavailable();
@@ -20,9 +20,13 @@ const envInt = (name: string, fallback: number): number => {
 describe.skipIf(unavailable !== null)('against QEMU', () => {
   const scenarios = envInt('SSP_SPEC_CONFORMANCE', 1000);
   const seed = envInt('SSP_SPEC_CONFORMANCE_SEED', (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0);
-  console.log(`conformance/conformance.test.ts: ${scenarios} scenarios, seed ${seed} (reproduce: npm run conformance -- --scenarios ${scenarios} --seed ${seed})`);
+  if (unavailable === null) console.log(`conformance/conformance.test.ts: ${scenarios} scenarios, seed ${seed} (reproduce: npm run conformance -- --scenarios ${scenarios} --seed ${seed})`);
   const generated = fc.sample(scenarioArb(CATEGORIES), { numRuns: scenarios, seed });
-  const results = runBatch(generated.map((g) => g.scenario));
+  let results: OpResult[][] = [];
+  // One QEMU boot for the whole file, and only when the suite is not skipped.
+  beforeAll(() => {
+    results = runBatch(generated.map((g) => g.scenario));
+  });
   const unexplained = (mutation: Mutation | null) =>
     generated.flatMap((g, i) => g.check(results[i] ?? [], mutation).filter((v) => v.explainedBy.length === 0).map((v) => `scenario ${i} (${g.category}) op ${v.op}: ${v.message}`));
 
