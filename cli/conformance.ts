@@ -4,6 +4,7 @@
  * against the reference. Exit 0 if all agree, 1 on a disagreement (each is printed
  * and saved under counterexamples/conformance/), 2 for bad options or no QEMU.
  */
+import { UsageError, runCommand } from './command.ts';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { hex } from '../spec/address.ts';
@@ -14,7 +15,6 @@ import { DEVIATIONS, type DeviationId } from '../conformance/deviations.ts';
 import { runConformance } from '../conformance/run.ts';
 
 const USAGE = `usage: npm run conformance -- [--scenarios N] [--seed S] [--batch N] [--mutation ${MUTATIONS.join('|')}]`;
-class UsageError extends Error {}
 
 function int(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -74,13 +74,4 @@ function main(argv: readonly string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`conformance: ${e.message}`);
-    process.exitCode = 2;
-  } else {
-    throw e;
-  }
-}
+runCommand('conformance', main);

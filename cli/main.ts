@@ -4,6 +4,7 @@
  * reproduce the run. Exit 0 if everything passed, 1 if a property failed or was
  * vacuous, 2 for bad options.
  */
+import { UsageError, runCommand } from './command.ts';
 import { parseArgs, styleText } from 'node:util';
 import Table from 'cli-table3';
 import { npt } from '../model/npt.ts';
@@ -19,7 +20,6 @@ import { buildTrace, writeTrace } from '../counterexamples/trace.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
-class UsageError extends Error {}
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -153,13 +153,4 @@ function printCounterexample(r: PropertyResult): void {
   c.events.forEach((e, i) => console.log(`  ${String(i).padStart(3)}  ${describeEvent(e)}`));
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`ssp-spec: ${e.message}\n${USAGE}`);
-    process.exitCode = 2;
-  } else {
-    throw e;
-  }
-}
+runCommand('ssp-spec', main, [], USAGE);

@@ -5,6 +5,7 @@
  * 2 for a file that cannot be read (one line saying why), 3 if --check-states
  * finds a recorded state the replay does not reproduce.
  */
+import { runCommand } from './command.ts';
 import { parseArgs, styleText } from 'node:util';
 import Table from 'cli-table3';
 import type { ModelName } from '../model/machine.ts';
@@ -87,13 +88,4 @@ function main(argv: readonly string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (e instanceof TraceError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`replay: ${e.message}`);
-    process.exitCode = 2;
-  } else {
-    throw e;
-  }
-}
+runCommand('replay', main, [TraceError]);
