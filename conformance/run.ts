@@ -36,15 +36,16 @@ export interface ConformanceReport {
 }
 
 export function runConformance(o: ConformanceOptions): ConformanceReport {
-  const generated = fc.sample(scenarioArb(o.categories), { numRuns: o.scenarios, seed: o.seed });
   const mix = new Map<string, number>();
-  for (const g of generated) mix.set(g.category, (mix.get(g.category) ?? 0) + 1);
   const disagreements: Found[] = [];
   const explained = new Map<string, number>();
   let operations = 0;
   const started = performance.now();
-  for (let start = 0; start < generated.length; start += o.batchSize) {
-    const batch = generated.slice(start, start + o.batchSize);
+  const arb = scenarioArb(o.categories);
+  for (let start = 0; start < o.scenarios; start += o.batchSize) {
+    // Each batch from its own seed, derived from the run's: memory stays bounded by one batch.
+    const batch = fc.sample(arb, { numRuns: Math.min(o.batchSize, o.scenarios - start), seed: batchSeed(o.seed, start / o.batchSize) });
+    for (const g of batch) mix.set(g.category, (mix.get(g.category) ?? 0) + 1);
     const results = runBatch(batch.map((g) => g.scenario));
     batch.forEach((g, i) => {
       const r = results[i] ?? [];
@@ -54,7 +55,10 @@ export function runConformance(o: ConformanceOptions): ConformanceReport {
         if (v.explainedBy.length === 0) disagreements.push({ index: start + i, generated: g, results: r, disagreement: v });
       }
     });
-    o.onBatch?.(start + batch.length, generated.length, (performance.now() - started) / 1000);
+    o.onBatch?.(start + batch.length, o.scenarios, (performance.now() - started) / 1000);
   }
-  return { scenarios: generated.length, operations, seconds: (performance.now() - started) / 1000, mix, disagreements, explained };
+  return { scenarios: o.scenarios, operations, seconds: (performance.now() - started) / 1000, mix, disagreements, explained };
 }
+
+/** The seed of batch `i` of a run: the run's own for the first, then a fixed mix of it. */
+export const batchSeed = (seed: number, i: number): number => (i === 0 ? seed : (seed ^ Math.imul(i, 0x9e3779b1)) | 0);
