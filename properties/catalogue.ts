@@ -52,8 +52,8 @@ export const PROPERTIES: readonly PropertySpec[] = [
     sentence: 'Wherever the allowed set has one element the machine produces it, and for a well-behaved guest every allowed set has one element.',
     models: ALL,
     guests: 'both',
-    // Half the programs are well-behaved, where nothing is stale: half the floors, and many deterministic accesses.
-    floors: (m) => ({ ...scaled(commonFloors(m), 0.5), 'deterministic-access': 800 }),
+    // Half the programs are well-behaved, where nothing is stale: lower floors, and many deterministic accesses.
+    floors: (m) => ({ ...scaled(commonFloors(m), 0.4), 'deterministic-access': 600 }),
   },
   {
     name: 'justified-shadow',
