@@ -21,6 +21,7 @@ import type { AccessKind } from '../spec/walk.ts';
 import {
   DATA_FRAMES, DATA_OFFSETS, EBREAK, FETCH_OFFSET, OTHER_REACHABLE, OUTSIDE_RAM, PT_FRAMES, ROOT_FRAMES, CODE_ROOT_SLOT, codeMappingStores, dataTag, qemuGuestConfig,
 } from './layout.ts';
+import { type Delegation, bits, landingMode } from '../spec/privilege.ts';
 import type { DeviationId } from './deviations.ts';
 import { OP, type Op, type OpResult, type Scenario } from './protocol.ts';
 
@@ -95,7 +96,12 @@ export interface Sv39Scenario {
   readonly initialSatp: { readonly root: bigint; readonly asid: number };
   readonly sum: boolean;
   readonly mxr: boolean;
+  /** Where page and access faults go: M (no delegation) or HS (medeleg). */
+  readonly delegation: Delegation;
 }
+
+/** No delegation, or page and access faults delegated to HS. */
+export const FAULT_DELEGATIONS: readonly Delegation[] = [{ medeleg: 0n, hedeleg: 0n }, { medeleg: bits(1, 5, 7, 12, 13, 15), hedeleg: 0n }];
 
 const satpValue = (root: bigint, asid: number) => (8n << 60n) | (BigInt(asid) << 44n) | root;
 
@@ -110,7 +116,8 @@ export function sv39ScenarioArb(): fc.Arbitrary<Sv39Scenario> {
     mutations: fc.array(fc.record({ frame: fc.nat(PT_FRAMES.length - 1), slot: fc.nat(SLOTS.length - 1), value: pteArb() }), { maxLength: 3 }),
     root: fc.nat(1), asid: fc.integer({ min: 1, max: 2 }), mode: fc.constantFrom('S' as const, 'S' as const, 'U' as const),
     sum: fc.boolean(), mxr: fc.boolean(), steps: fc.array(step, { minLength: 2, maxLength: 10 }),
-  }).map(({ mutations, root, asid, mode, sum, mxr, steps }) => {
+    delegation: fc.constantFrom(...FAULT_DELEGATIONS),
+  }).map(({ mutations, root, asid, mode, sum, mxr, steps, delegation }) => {
     const isCodeSlot = (frame: bigint, slot: bigint) => ROOT_FRAMES.includes(frame) && slot === CODE_ROOT_SLOT;
     const stores: [bigint, bigint][] = [...zeroStores(), ...bootTables(), ...contentStores()];
     for (const m of mutations) {
@@ -148,10 +155,10 @@ export function sv39ScenarioArb(): fc.Arbitrary<Sv39Scenario> {
       category: 'sv39' as const,
       scenario: {
         stores, satp: satpValue(rootFrame, asid), vsatp: 0n, hgatp: 0n,
-        mstatusSet: (sum ? 1n << 18n : 0n) | (mxr ? 1n << 19n : 0n), vsstatusSet: 0n, hstatusSet: 0n, medeleg: 0n, hedeleg: 0n,
+        mstatusSet: (sum ? 1n << 18n : 0n) | (mxr ? 1n << 19n : 0n), vsstatusSet: 0n, hstatusSet: 0n, ...delegation,
         mode, ops,
       },
-      initialMemory, initialSatp: { root: rootFrame, asid }, sum, mxr,
+      initialMemory, initialSatp: { root: rootFrame, asid }, sum, mxr, delegation,
     };
   });
 }
@@ -170,6 +177,7 @@ const stateKey = (s: ReferenceState): string =>
 /** Check QEMU's results for one single-stage scenario; null if some allowed execution explains them all. */
 export function checkSv39(sc: Sv39Scenario, results: readonly OpResult[], mutation: string | null = null): Disagreement | null {
   const priv = sc.scenario.mode === 'U' ? 'U' : 'S';
+  const landing = (cause: number) => landingMode(cause, priv === 'U' ? 'U' : 'HS', sc.delegation);
   // The 'no-hardware-ad' mutation runs the reference under Svade although QEMU updates A/D.
   const cfg = mutation === 'no-hardware-ad' ? { ...qemuGuestConfig, svade: true } : qemuGuestConfig;
   let start = initialReference(cfg, SV39_VAS, sc.initialMemory);
@@ -218,14 +226,14 @@ export function checkSv39(sc: Sv39Scenario, results: readonly OpResult[], mutati
         for (const s of candidates) {
           for (const o of allowedOutcomes(s, a)) {
             allowedSeen.add(outcomeKey(o));
-            if (explains(o, r, s, op.kind === OP.load)) next.push(referenceAccess(s, a, o));
+            if (explains(o, r, s, op.kind === OP.load, landing)) next.push(referenceAccess(s, a, o));
           }
         }
         if (next.length === 0) {
           // QEMU 7.2 lets S-mode execute a U page once a load (SUM=1) has put it in its TLB.
           // (Its result is then what the page gives a U-mode fetch: ok, or an access fault outside RAM.)
           const userPageExec = access === 'fetch' && priv === 'S' && sc.sum
-            && candidates.some((s) => allowedOutcomes(s, { ...a, priv: 'U' }).some((o) => explains(o, r, s, false)));
+            && candidates.some((s) => allowedOutcomes(s, { ...a, priv: 'U' }).some((o) => explains(o, r, s, false, landing)));
           return {
             op: i,
             message: `${access} ${hex(op.a)} (${priv}-mode): QEMU gave ${describeResult(r)}; allowed: ${[...allowedSeen].join('; ')}`,
@@ -241,9 +249,13 @@ export function checkSv39(sc: Sv39Scenario, results: readonly OpResult[], mutati
   return null;
 }
 
-/** Does QEMU's result show outcome `o`? A load's value must be the word at o's address, after the translation's own A/D update. */
-function explains(o: Outcome, r: OpResult, s: ReferenceState, isLoad: boolean): boolean {
-  if (o.kind === 'fault') return r.where === 'M' && r.cause === BigInt(o.cause) && r.tval === o.tval;
+/**
+ * Does QEMU's result show outcome `o`? A fault must land where the delegation
+ * sends it; a load's value must be the word at o's address, after the
+ * translation's own A/D update.
+ */
+function explains(o: Outcome, r: OpResult, s: ReferenceState, isLoad: boolean, landing: (cause: number) => string): boolean {
+  if (o.kind === 'fault') return r.where === landing(o.cause) && r.cause === BigInt(o.cause) && r.tval === o.tval;
   const mem = o.adUpdate === null ? s.mem : writeWord(s.mem, o.adUpdate.addr, o.adUpdate.pte);
   return r.where === 'ok' && (!isLoad || r.value === readWord(mem, o.pa & ~7n));
 }

@@ -13,6 +13,7 @@ import { type Hgatp, type TwoStageResult, translateTwoStage } from '../spec/two-
 import type { AccessKind } from '../spec/walk.ts';
 import { inRam } from '../spec/config.ts';
 import type { Satp } from '../spec/guest-action.ts';
+import { type Delegation, bits, landingMode } from '../spec/privilege.ts';
 import type { DeviationId } from './deviations.ts';
 import { CODE_L1, DATA_FRAMES, DATA_OFFSETS, FETCH_OFFSET, PT_FRAMES, ROOT_FRAMES, SUPERVISOR_CODE_PAGE, USER_CODE_PAGE, qemuGuestConfig } from './layout.ts';
 import { OP, type Op, type OpResult, type Scenario } from './protocol.ts';
@@ -52,7 +53,16 @@ export interface TwoStageScenario {
   readonly vsSum: boolean;
   readonly vsMxr: boolean;
   readonly mstatusMxr: boolean;
+  /** Where page, guest-page and access faults go. */
+  readonly delegation: Delegation;
 }
+
+/** No delegation; guest-page and access faults to HS with page faults on to VS; or every fault on to VS but guest-page faults. */
+const DELEGATIONS: readonly Delegation[] = [
+  { medeleg: 0n, hedeleg: 0n },
+  { medeleg: bits(1, 5, 7, 12, 13, 15, 20, 21, 23), hedeleg: bits(12, 13, 15) },
+  { medeleg: bits(1, 5, 7, 12, 13, 15, 20, 21, 23), hedeleg: bits(1, 5, 7, 12, 13, 15) },
+];
 
 export function twoStageScenarioArb(): fc.Arbitrary<TwoStageScenario> {
   const perm = fc.record({
@@ -73,6 +83,7 @@ export function twoStageScenarioArb(): fc.Arbitrary<TwoStageScenario> {
     priv: fc.constantFrom('VS' as const, 'VS' as const, 'VU' as const),
     vsSum: fc.boolean(), vsMxr: fc.boolean(), mstatusMxr: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
     accesses: fc.array(access, { minLength: 1, maxLength: 6 }),
+    delegation: fc.constantFrom(...DELEGATIONS),
   }).map((g) => {
     const framePerms = new Map(g.perms.map(([f, p]) => [f, gLeaf(f, p)] as const));
     const stores: [bigint, bigint][] = [...zeroStores(), ...bootTables(), ...contentStores(), ...gStageStores(framePerms)];
@@ -100,11 +111,11 @@ export function twoStageScenarioArb(): fc.Arbitrary<TwoStageScenario> {
     return {
       category: 'two-stage' as const,
       initialMemory: stores.reduce((m, [addr, v]) => writeWord(m, addr, v), emptyMemory),
-      vsatp, hgatp, priv: g.priv, vsSum: g.vsSum, vsMxr: g.vsMxr, mstatusMxr: g.mstatusMxr,
+      vsatp, hgatp, priv: g.priv, vsSum: g.vsSum, vsMxr: g.vsMxr, mstatusMxr: g.mstatusMxr, delegation: g.delegation,
       scenario: {
         stores, satp: 0n, vsatp: satpWord(vsatp), hgatp: hgatpWord,
         mstatusSet: g.mstatusMxr ? 1n << 19n : 0n, vsstatusSet: (g.vsSum ? 1n << 18n : 0n) | (g.vsMxr ? 1n << 19n : 0n), hstatusSet: 0n,
-        medeleg: 0n, hedeleg: 0n, mode: g.priv, ops,
+        ...g.delegation, mode: g.priv, ops,
       },
     };
   });
@@ -117,8 +128,12 @@ export interface TwoStageVerdict {
 }
 
 /** Does QEMU's result show this translation? A load's value must be the word at its address. */
-function shows(t: TwoStageResult, r: OpResult, access: AccessKind, mem: Memory): boolean {
-  if (t.kind === 'fault') return r.where === 'M' && r.cause === BigInt(t.cause) && r.tval === t.tval && r.tval2 === t.tval2;
+function shows(t: TwoStageResult, r: OpResult, access: AccessKind, mem: Memory, sc: TwoStageScenario): boolean {
+  if (t.kind === 'fault') {
+    // The VS handler reports no htval (VS-mode has none).
+    const where = landingMode(t.cause, sc.priv, sc.delegation);
+    return r.where === where && r.cause === BigInt(t.cause) && r.tval === t.tval && r.tval2 === (where === 'VS' ? 0n : t.tval2);
+  }
   return r.where === 'ok' && (access !== 'load' || r.value === readWord(mem, t.hpa & ~7n));
 }
 
@@ -133,24 +148,24 @@ function deviationFor(
   translateIn: (m: Memory) => TwoStageResult,
 ): DeviationId[] {
   const gstageFault = want.kind === 'fault' && (want.cause === 20 || want.cause === 21 || want.cause === 23);
-  if (gstageFault && want.cause !== 21 && r.where === 'M' && r.cause === 21n && r.tval2 === want.tval2) return ['implicitPteFaultAsLoad'];
+  if (gstageFault && want.cause !== 21 && r.where === landingMode(21, sc.priv, sc.delegation) && r.cause === 21n && r.tval2 === want.tval2) return ['implicitPteFaultAsLoad'];
   // QEMU 7.2 updates A/D of a VS-stage PTE without asking the G-stage for write permission: with the
   // G-stage leaf of the PTE's page made writable, the spec's translation must give what QEMU gave.
   if (gstageFault && want.tval2 !== 0n) {
     const leafAddr = (G_L0 << 12n) + ((want.tval2 >> 10n) & 0x1ffn) * 8n;
     const leaf = readWord(mem, leafAddr);
     const alt = pteW(leaf) ? null : translateIn(writeWord(mem, leafAddr, leaf | PTE_W | PTE_D));
-    if (alt !== null && shows(alt, r, access, mem)) return ['vsAdUpdateNoGstageCheck'];
+    if (alt !== null && shows(alt, r, access, mem, sc)) return ['vsAdUpdateNoGstageCheck'];
     // When the PTE maps its own page, the explicit store still meets the G-stage's missing W: a fault on the final address.
     const samePage = alt?.kind === 'ok' && alt.hpa >> 12n === want.tval2 >> 10n;
-    if (samePage && access === 'store' && r.where === 'M' && r.cause === 23n && alt.kind === 'ok' && r.tval2 === alt.hpa >> 2n) return ['vsAdUpdateNoGstageCheck'];
+    if (samePage && access === 'store' && r.where === landingMode(23, sc.priv, sc.delegation) && r.cause === 23n && alt.kind === 'ok' && r.tval2 === alt.hpa >> 2n) return ['vsAdUpdateNoGstageCheck'];
   }
   // QEMU 7.2 lets MXR make an execute-only G-stage page readable for the implicit read of a VS-stage PTE.
   const implicitRead = want.kind === 'fault' && want.tval2 !== 0n ? readWord(mem, (G_L0 << 12n) + ((want.tval2 >> 10n) & 0x1ffn) * 8n) : 0n;
   if (gstageFault && (sc.vsMxr || sc.mstatusMxr) && pteX(implicitRead) && !pteR(implicitRead)) return ['mxrStages'];
   if (sc.vsMxr !== sc.mstatusMxr) {
     const qemu = [translate(sc.vsMxr, false), translate(sc.vsMxr, sc.vsMxr)];
-    if (qemu.some((t) => shows(t, r, access, mem))) return ['mxrStages'];
+    if (qemu.some((t) => shows(t, r, access, mem, sc))) return ['mxrStages'];
   }
   return [];
 }
@@ -180,7 +195,7 @@ export function checkTwoStage(sc: TwoStageScenario, results: readonly OpResult[]
     const translate = (vsMxr: boolean, mstatusMxr: boolean) => run(snapshot, vsMxr, mstatusMxr);
     const want = translate(sc.vsMxr, sc.mstatusMxr);
     const after = want.updates.reduce((m, u) => writeWord(m, u.addr, u.value), mem);
-    if (!shows(want, r, access, after)) {
+    if (!shows(want, r, access, after, sc)) {
       const spec = want.kind === 'ok' ? `ok at ${hex(want.hpa)}` : `cause ${want.cause}, tval ${hex(want.tval)}, tval2 ${hex(want.tval2)}`;
       const got = r.where === 'ok' ? `ok (value ${hex(r.value)})` : `trap to ${r.where}, cause ${r.cause}, tval ${hex(r.tval)}, tval2 ${hex(r.tval2)}`;
       return { op: i, message: `${access} ${hex(op.a)} (${sc.priv}-mode): the spec says ${spec}, QEMU ${got}`, explainedBy: deviationFor(want, r, sc, access, after, translate, (m) => run(m, sc.vsMxr, sc.mstatusMxr)) };
