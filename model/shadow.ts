@@ -136,7 +136,7 @@ export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null
 }
 
 /** The guest's own memory, through the p2m, as the hypervisor reads it. */
-const guestMemoryReader = (s: ShadowState) => (level: Level, pteAddr: Gpa) =>
+const guestMemoryReader = (s: ShadowState) => (_level: Level, pteAddr: Gpa) =>
   inRam(s.host.cfg, pteAddr)
     ? [{ kind: 'pte' as const, pte: guestRead(s.host, pteAddr), fromMemory: true }]
     : [{ kind: 'access-fault' as const }];
