@@ -13,7 +13,7 @@ import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from '../spec/conc
 import { type GuestConfig, inRam, maskAsid } from '../spec/config.ts';
 import type { AccessAction, GuestAction, Satp } from '../spec/guest-action.ts';
 import { type Memory, readWord } from '../spec/memory.ts';
-import { type Trap, bits, takeTrap, vtvmTrap } from '../spec/privilege.ts';
+import { type Trap, bits, takeTrap } from '../spec/privilege.ts';
 import { CAUSE, exceptionFor } from '../spec/walk.ts';
 import { match } from 'ts-pattern';
 import {
@@ -43,6 +43,8 @@ const guestPageFaultCause = (kind: AccessAction['access']): number =>
 /** Mutable scratch of one step: the traps, events and references it accumulates. Never escapes `step`. */
 interface Scratch {
   s: NptState;
+  /** The mode the guest instruction of this step runs in (VU for a U-mode access). */
+  from: 'VS' | 'VU';
   traps: Trap[];
   events: ModelEvent[];
   walkRefs: number;
@@ -71,7 +73,7 @@ function gStage(x: Scratch, a: Gpa, write: boolean): Hpa {
     x.s = { ...x.s, gTlb: new Map(x.s.gTlb).set(gpn, m) };
   }
   if (write && m.writeProtected) {
-    x.traps.push(takeTrap(CAUSE.storeGuestPageFault, 'VS', delegation, 'dirty-log'));
+    x.traps.push(takeTrap(CAUSE.storeGuestPageFault, x.from, delegation, 'dirty-log'));
     x.events.push('dirty-logged');
     x.s = hfenceGvma({ ...x.s, host: logDirty(x.s.host, gpn) }, gpn);
     return gStage(x, a, write);
@@ -84,7 +86,7 @@ function access(x: Scratch, a: AccessAction): Observation {
   const fault = (cause: number): Observation => ({ kind: 'fault', cause, tval: a.va });
   /** A guest-physical address outside RAM has no G-stage mapping: the hypervisor emulates the access fault. */
   const accessFault = (): Observation => {
-    x.traps.push(takeTrap(guestPageFaultCause(a.access), 'VS', delegation, 'access-fault-emulation'));
+    x.traps.push(takeTrap(guestPageFaultCause(a.access), x.from, delegation, 'access-fault-emulation'));
     return fault(exceptionFor('pa-access-fault', a.access));
   };
   let pa: Gpa;
@@ -110,7 +112,7 @@ function access(x: Scratch, a: AccessAction): Observation {
     if (t.result.kind === 'fault') {
       if (pteOutsideRam) return accessFault();
       const cause = exceptionFor(t.result.error, a.access);
-      x.traps.push(takeTrap(cause, 'VS', delegation, 'guest-page-fault'));
+      x.traps.push(takeTrap(cause, x.from, delegation, 'page-fault-to-guest'));
       return fault(cause);
     }
     if (!inRam(cfg, t.result.pa)) return accessFault();
@@ -135,11 +137,10 @@ function guestAction(x: Scratch, a: GuestAction): Observation | null {
       return null;
     }
     case 'satp':
-      if (vtvmTrap('satp-access', 'VS', VTVM) !== null) throw new Error('NPT runs with VTVM=0');
+      // hstatus.VTVM=0: a VS-mode satp write executes (spec/privilege.ts instructionTrap gives none).
       x.s = { ...x.s, vsatp: a.satp.mode === 'bare' ? a.satp : { ...a.satp, asid: maskAsid(cfg, a.satp.asid) } };
       return null;
     case 'sfence': {
-      if (vtvmTrap('sfence.vma', 'VS', VTVM) !== null) throw new Error('NPT runs with VTVM=0');
       // In VS-mode SFENCE.VMA acts on the VS-stage entries of the current VMID.
       const rs2 = a.rs2 === null ? null : maskAsid(cfg, a.rs2);
       x.s = { ...x.s, vsTlb: tlbFence(x.s.vsTlb, a.rs1, rs2, (p) => guestRead(x.s.host, p)) };
@@ -160,7 +161,7 @@ export type NptBug =
   'no-hfence-gvma-after-remap';
 
 function step(bugs: ReadonlySet<NptBug>, s: NptState, e: MachineEvent): StepResult<NptState> {
-  const x: Scratch = { s, traps: [], events: [], walkRefs: 0 };
+  const x: Scratch = { s, traps: [], events: [], walkRefs: 0, from: e.kind === 'access' && e.priv === 'U' ? 'VU' : 'VS' };
   let observation: Observation | null = null;
   switch (e.kind) {
     case 'hostRemap':

@@ -99,8 +99,8 @@ export interface ShadowScratch {
 
 const tlbKey = (tag: number | 'global', vpn: bigint): string => `${tag}:${vpn.toString(16)}`;
 
-export function trap(x: ShadowScratch, cause: number, reason: TrapReason): Trap {
-  const t = takeTrap(cause, 'VS', x.policy.delegation, reason);
+export function trap(x: ShadowScratch, cause: number, reason: TrapReason, from: 'VS' | 'VU' = 'VS'): Trap {
+  const t = takeTrap(cause, from, x.policy.delegation, reason);
   x.traps.push(t);
   return t;
 }
@@ -256,21 +256,21 @@ function storeGuest(x: ShadowScratch, a: Gpa, value: bigint): void {
 }
 
 /**
- * A guest store to a page the hypervisor protects exits; the hypervisor logs it
- * dirty (host write protection) and/or emulates it (TSP page-table page).
+ * A guest store to a page the hypervisor protects exits (once: `trapped` says the
+ * exit was already taken, as a shadow fault); the hypervisor logs it dirty (host
+ * write protection) and/or emulates it (TSP page-table page), within that one exit.
  * Returns true if the store was emulated.
  */
-function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number): boolean {
+function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number, trapped: boolean, from: 'VS' | 'VU'): boolean {
   const gpn = a >> PAGE_SHIFT;
   const isPageTable = x.policy.writeProtectPageTables && protectedPageTables(x.s).has(gpn);
   const hostProtected = hostMapping(x.s.host, gpn).writeProtected;
   if (!isPageTable && !hostProtected) return false;
+  if (!trapped) trap(x, cause, isPageTable ? 'pt-store-protected' : 'dirty-log', from);
   if (hostProtected) {
-    trap(x, cause, 'dirty-log');
     x.events.push('dirty-logged');
     x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
   }
-  if (isPageTable) trap(x, cause, 'pt-store-protected');
   storeGuest(x, a, value);
   enforceWritePermission(x);
   return true;
@@ -278,7 +278,7 @@ function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number): b
 
 /** A guest page-table store through the kernel's direct map (decision record 0002). */
 export function ptStore(x: ShadowScratch, a: Gpa, value: bigint): void {
-  if (!storeTrapped(x, a, value, CAUSE.storePageFault)) storeGuest(x, a, value);
+  if (!storeTrapped(x, a, value, CAUSE.storePageFault, false, 'VS')) storeGuest(x, a, value);
 }
 
 function hwLookup(x: ShadowScratch, vpn: bigint): ShadowLeaf | null {
@@ -298,6 +298,7 @@ function hwLookup(x: ShadowScratch, vpn: bigint): ShadowLeaf | null {
 /** A translated access: the hardware on the shadow, the hypervisor on a shadow fault. */
 export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
   const ctx: AccessContext = { kind: a.access, priv: a.priv, sum: x.s.sum, mxr: x.s.mxr };
+  const from = a.priv === 'U' ? 'VU' : 'VS';
   const pageFault = exceptionFor('invalid-pte', a.access);
   const inject = (w: Extract<WalkResult, { kind: 'fault' }>): Observation => {
     x.events.push('injected-fault');
@@ -309,7 +310,7 @@ export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
     return complete(x, a, gpa(a.va));
   }
   if (!isCanonicalSv39(a.va)) {
-    trap(x, pageFault, 'shadow-miss');
+    trap(x, pageFault, 'shadow-miss', from);
     return inject({ kind: 'fault', error: 'non-canonical', path: [] });
   }
   const vpn = vpnOf(a.va);
@@ -324,10 +325,10 @@ export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
       return { kind: 'ok', hpa: h, value: readWord(x.s.host.mem, h) };
     }
     // A shadow page fault: not delegated to the guest, so a VM exit to the hypervisor.
-    trap(x, pageFault, leaf === null ? 'shadow-miss' : 'shadow-permission');
+    trap(x, pageFault, leaf === null ? 'shadow-miss' : 'shadow-permission', from);
     const w = guestWalk(x.s, a.va, ctx);
     if (w.kind === 'fault') return inject(w);
-    if (a.access === 'store' && storeTrapped(x, w.pa, a.value, pageFault)) {
+    if (a.access === 'store' && storeTrapped(x, w.pa, a.value, pageFault, true, from)) {
       return { kind: 'ok', hpa: hostAddress(x.s.host, w.pa), value: a.value };
     }
     const key = x.s.active;
@@ -361,7 +362,7 @@ function linkSiblings(x: ShadowScratch, key: string, w: Extract<WalkResult, { ki
 
 function complete(x: ShadowScratch, a: AccessAction, pa: Gpa): Observation {
   if (a.access === 'store') {
-    if (!storeTrapped(x, pa, a.value, CAUSE.storePageFault)) storeGuest(x, pa, a.value);
+    if (!storeTrapped(x, pa, a.value, CAUSE.storePageFault, false, a.priv === 'U' ? 'VU' : 'VS')) storeGuest(x, pa, a.value);
     return { kind: 'ok', hpa: hostAddress(x.s.host, pa), value: a.value };
   }
   const h = hostAddress(x.s.host, pa);

@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 import { programArb, resolveProgram } from './commands.ts';
 import { VAS, bootMemory, guestConfig } from './pools.ts';
 import { testBudget } from './test-budget.ts';
-import { inRam } from '../spec/config.ts';
+import { inRam, maskAsid } from '../spec/config.ts';
 import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from '../spec/concrete-tlb.ts';
 import { type Outcome, type Satp, outcomeKey } from '../spec/guest-action.ts';
 import { readWord } from '../spec/memory.ts';
@@ -29,10 +29,10 @@ test('every outcome of the concrete TLB is allowed by the reference', () => {
       for (const e of resolveProgram(program, 'arbitrary')) {
         if (e.kind === 'hostRemap' || e.kind === 'hostWriteProtect' || e.kind === 'hostUnprotect') continue;
         if (e.kind !== 'access') {
-          if (e.kind === 'satp') satp = e.satp;
+          if (e.kind === 'satp') satp = e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(guestConfig, e.satp.asid) };
           if (e.kind === 'sum') sum = e.value;
           if (e.kind === 'mxr') mxr = e.value;
-          if (e.kind === 'sfence') tlb = tlbFence(tlb, e.rs1, e.rs2, (a) => readWord(ref.mem, a));
+          if (e.kind === 'sfence') tlb = tlbFence(tlb, e.rs1, e.rs2 === null ? null : maskAsid(guestConfig, e.rs2), (a) => readWord(ref.mem, a));
           ref = referenceStep(ref, e);
           continue;
         }

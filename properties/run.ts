@@ -12,11 +12,11 @@ import { maskAsid } from '../spec/config.ts';
 import { type Outcome, type Satp, describeAction, outcomeKey } from '../spec/guest-action.ts';
 import { type Memory, pageWords, readWord } from '../spec/memory.ts';
 import { costClass, trapTarget } from '../spec/privilege.ts';
-import { isValidLeaf, passesStep3, pteD, pteG, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
+import { isValidLeaf, passesStep3, pteA, pteD, pteG, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
 import {
   type ReferenceState, allowedOutcomes, freshOutcome, initialReference, referenceAccess, referenceStep, walkAllowed,
 } from '../spec/reference.ts';
-import { leafPhysicalAddress } from '../spec/walk.ts';
+import { isMisalignedSuperpage, leafPhysicalAddress } from '../spec/walk.ts';
 import { type HostState, guestPageOf, hostMapping } from '../model/host.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type Observation, type StepResult } from '../model/machine.ts';
 import type { GuestKind } from './commands.ts';
@@ -25,7 +25,11 @@ import { ALL_FRAMES, VAS, bootMemory, guestConfig } from './pools.ts';
 export const PROPERTY_NAMES = ['refinement', 'determinism', 'justified-shadow', 'isolation', 'transparency'] as const;
 export type PropertyName = (typeof PROPERTY_NAMES)[number];
 
-/** Events the floors are stated on, and the cost counters. */
+/**
+ * Events the floors are stated on, and the cost counters. `asid-switch-no-fence`
+ * counts satp writes to another (ASID, root) with no rs1=x0 fence since the
+ * previous satp write: an ASID switch, or a root switch under the same ASID.
+ */
 export const EVENT_NAMES = [
   'access', 'stale-allowed', 'stale-taken', 'deterministic-access', 'shadow-resync', 'shadow-zap', 'hidden-fault',
   'injected-fault', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'dirty-logged', 'buffer-hit', 'buffer-miss',
@@ -170,12 +174,18 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
         const expected = readWord(ref.mem, outcome.pa & ~7n);
         if (obs.value !== expected) return fail('refinement', `loaded ${hex(obs.value)} from ${hex(outcome.pa)}, memory holds ${hex(expected)}`);
       }
+      // TSP sees every guest store to a page-table page it protects: such a store never completes without an exit.
+      if (on('transparency') && machine.name === 'tsp' && e.access === 'store' && outcome.kind === 'ok'
+        && protectedBefore.has(outcome.pa >> PAGE_SHIFT) && !r.traps.some((t) => t.cost === 'vm-exit')) {
+        return fail('transparency', `a store reached protected page-table page ${hex(outcome.pa >> PAGE_SHIFT)} without an exit`);
+      }
       if (on('transparency') && obs.kind === 'fault' && !GUEST_CAUSES.has(obs.cause)) {
         return fail('transparency', `the guest saw cause ${obs.cause}, which only the hypervisor should see`);
       }
       if (on('isolation') && obs.kind === 'ok' && e.access === 'store' && outcome.kind === 'ok') {
         const gpn = outcome.pa >> PAGE_SHIFT;
-        if (hostMapping(hostBefore, gpn).writeProtected && !host.dirty.has(gpn)) {
+        // Logged by this step: an earlier log of the page says nothing about this store.
+        if (hostMapping(hostBefore, gpn).writeProtected && !(r.events.includes('dirty-logged') && host.dirty.has(gpn))) {
           return fail('isolation', `a store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`);
         }
       }
@@ -195,7 +205,7 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
       if (e.kind === 'sfence' && e.rs1 === null) fencedSinceSatp = true;
       if (on('isolation') && e.kind === 'ptStore') {
         const gpn = e.addr >> PAGE_SHIFT;
-        if (hostMapping(hostBefore, gpn).writeProtected && !host.dirty.has(gpn)) {
+        if (hostMapping(hostBefore, gpn).writeProtected && !(r.events.includes('dirty-logged') && host.dirty.has(gpn))) {
           return fail('isolation', `a page-table store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`);
         }
       }
@@ -271,7 +281,10 @@ function unjustifiedLeaf(machine: AnyMachine, s: unknown, ref: ReferenceState): 
     const gpn = leafPhysicalAddress(l.va, pte, guestLeaf.level) >> PAGE_SHIFT;
     if (gpn !== l.gpn) return `${where} claims guest page ${hex(l.gpn)}, its guest leaf gives ${hex(gpn)}`;
     if (l.r !== pteR(pte) || l.x !== pteX(pte) || l.u !== pteU(pte)) return `${where} has R/X/U ${[l.r, l.x, l.u]} but its guest leaf has ${[pteR(pte), pteX(pte), pteU(pte)]}`;
-    const guestW = pteW(pte) && (!host.cfg.svade || pteD(pte));
+    // Steps 6 and 7 as the reference runs them: no shadow leaf from a misaligned superpage, or (Svade) from a leaf with A clear.
+    if (isMisalignedSuperpage(pte, guestLeaf.level)) return `${where} comes from a misaligned superpage`;
+    if (ref.cfg.svade && !pteA(pte)) return `${where} comes from a guest leaf with A clear`;
+    const guestW = pteW(pte) && (!ref.cfg.svade || pteD(pte));
     if (l.w && (!guestW || m.writeProtected || prot.has(l.gpn))) return `${where} is writable without the guest, the host and the page-table protection all allowing it`;
     if (!l.w && guestW && !m.writeProtected && !prot.has(l.gpn)) return `${where} is read-only with no reason (guest W, host writable, not a page table)`;
     const g = l.guestPath.some((p) => passesStep3(p.pte) && pteG(p.pte));

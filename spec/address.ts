@@ -19,15 +19,11 @@ export const gpa = (x: bigint): Gpa => x as Gpa;
 export const hpa = (x: bigint): Hpa => x as Hpa;
 
 export const PAGE_SHIFT = 12n;
-export const PAGE_SIZE = 1n << PAGE_SHIFT;
 export const PTE_SIZE = 8n;
 
 /** Sv39 has three levels; level 2 is the root (priv spec, Sv39: LEVELS = 3). */
 export type Level = 0 | 1 | 2;
 export const LEVELS: readonly Level[] = [2, 1, 0];
-
-/** Page number of a physical address (either space). */
-export const pageOf = (a: bigint): bigint => a >> PAGE_SHIFT;
 
 export const hex = (x: bigint): string => `0x${x.toString(16)}`;
 
@@ -54,5 +50,5 @@ export function vpnPrefix(va: Gva, level: Level): bigint {
   return (va >> (PAGE_SHIFT + 9n * BigInt(level))) & ((1n << (9n * BigInt(3 - level))) - 1n);
 }
 
-/** The page-aligned base of the 4 KiB page holding `va`. */
+/** The virtual page number of `va` (bits 38..12; the sign-extension bits dropped). */
 export const vpnOf = (va: Gva): bigint => (va & ((1n << 39n) - 1n)) >> PAGE_SHIFT;

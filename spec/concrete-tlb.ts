@@ -8,7 +8,9 @@
  * invalid PTEs alike), tagged like the reference (ASID, or GLOBAL under a G bit),
  * keeps one entry per (tag, level, VA prefix), prefers a cached entry to memory,
  * never evicts, and removes on SFENCE.VMA exactly what the fence rule says. That
- * makes it as stale as a TLB may be.
+ * makes it as stale as a TLB may be. It models a Svade hart only (a hit on a leaf
+ * that needs an A/D update would have to go back to memory), and takes ASIDs
+ * already masked to ASIDLEN, as satp and the fences deliver them.
  */
 import { type Gpa, type Gva, type Level, isCanonicalSv39, vpnPrefix } from './address.ts';
 import { type CachedPte, type Tag, cacheKey, fenceRemoves } from './reference.ts';
@@ -38,6 +40,7 @@ export function tlbTranslate(
   opts: WalkOptions,
   paInRam: (pa: Gpa) => boolean,
 ): TlbWalk {
+  if (!opts.svade) throw new Error('the concrete TLB models Svade harts only');
   const next = new Map(tlb);
   let memoryReads = 0;
   let global = false;

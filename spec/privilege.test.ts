@@ -3,7 +3,7 @@
  * what the deployment says (decision record 0001).
  */
 import { expect, test } from 'vitest';
-import { bits, costClass, trapTarget, vtvmTrap } from './privilege.ts';
+import { bits, costClass, trapTarget } from './privilege.ts';
 import { CAUSE } from './walk.ts';
 
 const none = { medeleg: 0n, hedeleg: 0n };
@@ -31,10 +31,4 @@ test('SSP keeps virtual-instruction traps in M; a trap in HS never goes to VS', 
   expect(costClass('VS', 'M')).toBe('m-trap');
   expect(trapTarget(CAUSE.loadPageFault, 'HS', nested)).toBe('HS');
   expect(trapTarget(CAUSE.loadPageFault, 'M', nested)).toBe('M');
-});
-
-test('hstatus.VTVM traps VS-mode satp accesses and SFENCE.VMA; VU always traps', () => {
-  expect(vtvmTrap('satp-access', 'VS', true)).toBe(CAUSE.virtualInstruction);
-  expect(vtvmTrap('sfence.vma', 'VS', false)).toBeNull();
-  expect(vtvmTrap('sfence.vma', 'VU', false)).toBe(CAUSE.virtualInstruction);
 });

@@ -46,20 +46,6 @@ export function costClass(from: Mode, to: Mode): CostClass {
   return 'none';
 }
 
-/** Supervisor instructions whose trapping in VS-mode hstatus.VTVM controls. */
-export type VtvmInstruction = 'satp-access' | 'sfence.vma';
-
-/**
- * hstatus.VTVM=1: a VS-mode satp access or SFENCE.VMA/SINVAL.VMA raises a
- * virtual-instruction exception (cause 22). In VU-mode these instructions always
- * raise it (they are supervisor instructions). Returns the cause, or null if the
- * instruction executes.
- */
-export function vtvmTrap(_instr: VtvmInstruction, mode: 'VS' | 'VU', vtvm: boolean): number | null {
-  if (mode === 'VU' || vtvm) return CAUSE.virtualInstruction;
-  return null;
-}
-
 /** One trap a step took: its cause, where from, where it went, what it cost, and why (for the exit counters). */
 export interface Trap {
   readonly cause: number;
@@ -71,7 +57,8 @@ export interface Trap {
 
 /** Why a model trapped: the bookkeeping the exit-accounting property checks. */
 export type TrapReason =
-  | 'guest-page-fault'
+  /** The guest's own page fault, delivered to it (VS): no hypervisor involved. */
+  | 'page-fault-to-guest'
   | 'satp-write'
   | 'sfence'
   | 'pt-store-protected'

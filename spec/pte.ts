@@ -85,14 +85,3 @@ export function encodePte(f: PteFields): PteWord {
   if (f.d) p |= PTE_D;
   return p;
 }
-
-/** A short human-readable rendering: `ppn=0x80002 ptr G` or `ppn=0x8000a RWX-U-AD`. */
-export function describePte(p: PteWord): string {
-  if (p === 0n) return '0';
-  const flags = [
-    pteR(p) ? 'R' : '-', pteW(p) ? 'W' : '-', pteX(p) ? 'X' : '-', pteU(p) ? 'U' : '-',
-    pteG(p) ? 'G' : '-', pteA(p) ? 'A' : '-', pteD(p) ? 'D' : '-',
-  ].join('');
-  const kind = !passesStep3(p) ? 'invalid' : isPointerEncoding(p) ? 'ptr' : 'leaf';
-  return `${kind} ppn=0x${ptePpn(p).toString(16)} ${flags}${pteV(p) ? '' : ' V=0'} (0x${p.toString(16)})`;
-}
