@@ -139,13 +139,13 @@ function shows(t: TwoStageResult, r: OpResult, access: AccessKind, mem: Memory, 
 
 /**
  * Which QEMU 7.2 deviations predict its result where the spec predicts `want`
- * (none: unexplained). `translate` re-runs the translation with MXR taken as QEMU
- * takes it.
+ * (none: unexplained). `run` re-runs the spec's translation of this access over
+ * another memory or with MXR taken as QEMU takes it; `before` is memory before the
+ * access, `mem` after the spec's own A/D updates.
  */
 function deviationFor(
-  want: TwoStageResult, r: OpResult, sc: TwoStageScenario, access: AccessKind, mem: Memory,
-  translate: (vsMxr: boolean, mstatusMxr: boolean) => TwoStageResult,
-  translateIn: (m: Memory) => TwoStageResult,
+  want: TwoStageResult, r: OpResult, sc: TwoStageScenario, access: AccessKind, mem: Memory, before: Memory,
+  run: (m: Memory, vsMxr: boolean, mstatusMxr: boolean) => TwoStageResult,
 ): DeviationId[] {
   const gstageFault = want.kind === 'fault' && (want.cause === 20 || want.cause === 21 || want.cause === 23);
   if (gstageFault && want.cause !== 21 && r.where === landingMode(21, sc.priv, sc.delegation) && r.cause === 21n && r.tval2 === want.tval2) return ['implicitPteFaultAsLoad'];
@@ -154,7 +154,7 @@ function deviationFor(
   if (gstageFault && want.tval2 !== 0n) {
     const leafAddr = (G_L0 << 12n) + ((want.tval2 >> 10n) & 0x1ffn) * 8n;
     const leaf = readWord(mem, leafAddr);
-    const alt = pteW(leaf) ? null : translateIn(writeWord(mem, leafAddr, leaf | PTE_W | PTE_D));
+    const alt = pteW(leaf) ? null : run(writeWord(mem, leafAddr, leaf | PTE_W | PTE_D), sc.vsMxr, sc.mstatusMxr);
     if (alt !== null && shows(alt, r, access, mem, sc)) return ['vsAdUpdateNoGstageCheck'];
     // When the PTE maps its own page, the explicit store still meets the G-stage's missing W: a fault on the final address.
     const samePage = alt?.kind === 'ok' && alt.hpa >> 12n === want.tval2 >> 10n;
@@ -164,7 +164,7 @@ function deviationFor(
   const implicitRead = want.kind === 'fault' && want.tval2 !== 0n ? readWord(mem, (G_L0 << 12n) + ((want.tval2 >> 10n) & 0x1ffn) * 8n) : 0n;
   if (gstageFault && (sc.vsMxr || sc.mstatusMxr) && pteX(implicitRead) && !pteR(implicitRead)) return ['mxrStages'];
   if (sc.vsMxr !== sc.mstatusMxr) {
-    const qemu = [translate(sc.vsMxr, false), translate(sc.vsMxr, sc.vsMxr)];
+    const qemu = [run(before, sc.vsMxr, false), run(before, sc.vsMxr, sc.vsMxr)];
     if (qemu.some((t) => shows(t, r, access, mem, sc))) return ['mxrStages'];
   }
   return [];
@@ -191,14 +191,12 @@ export function checkTwoStage(sc: TwoStageScenario, results: readonly OpResult[]
       vsstatus: { sum: sc.vsSum, mxr: vsMxr }, mstatusMxr,
       read: (a: Hpa) => readWord(m, a), inRam: (a: Hpa) => inRam(qemuGuestConfig, a), svade: false,
     });
-    const snapshot = mem;
-    const translate = (vsMxr: boolean, mstatusMxr: boolean) => run(snapshot, vsMxr, mstatusMxr);
-    const want = translate(sc.vsMxr, sc.mstatusMxr);
+    const want = run(mem, sc.vsMxr, sc.mstatusMxr);
     const after = want.updates.reduce((m, u) => writeWord(m, u.addr, u.value), mem);
     if (!shows(want, r, access, after, sc)) {
       const spec = want.kind === 'ok' ? `ok at ${hex(want.hpa)}` : `cause ${want.cause}, tval ${hex(want.tval)}, tval2 ${hex(want.tval2)}`;
       const got = r.where === 'ok' ? `ok (value ${hex(r.value)})` : `trap to ${r.where}, cause ${r.cause}, tval ${hex(r.tval)}, tval2 ${hex(r.tval2)}`;
-      return { op: i, message: `${access} ${hex(op.a)} (${sc.priv}-mode): the spec says ${spec}, QEMU ${got}`, explainedBy: deviationFor(want, r, sc, access, after, translate, (m) => run(m, sc.vsMxr, sc.mstatusMxr)) };
+      return { op: i, message: `${access} ${hex(op.a)} (${sc.priv}-mode): the spec says ${spec}, QEMU ${got}`, explainedBy: deviationFor(want, r, sc, access, after, mem, run) };
     }
     mem = after;
     if (want.kind === 'ok' && access === 'store') mem = writeWord(mem, want.hpa & ~7n, op.b);

@@ -158,7 +158,8 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
       const match = allowed.find((a) => outcomeKey(a) === outcomeText);
       if (allowed.length > 1) bump(stats.events, 'stale-allowed');
       else bump(stats.events, 'deterministic-access');
-      if (outcomeText !== outcomeKey(freshOutcome(ref, e))) bump(stats.events, 'stale-taken');
+      // With one allowed outcome it is the fresh one: walk again only when there is a choice.
+      if (allowed.length > 1 && outcomeText !== outcomeKey(freshOutcome(ref, e))) bump(stats.events, 'stale-taken');
       if (on('determinism')) {
         if (opts.guest === 'well-behaved' && allowed.length !== 1) {
           return fail('determinism', `the reference allows ${allowed.length} outcomes (${allowedKeys.join('; ')}) for a well-behaved guest`);

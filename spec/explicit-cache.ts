@@ -31,7 +31,7 @@
  */
 import { type Gpa, type Gva, type Level, PAGE_SHIFT, gpa, isCanonicalSv39, vpnOf, vpnPrefix } from './address.ts';
 import { type GuestConfig, inRam, maskAsid } from './config.ts';
-import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey } from './guest-action.ts';
+import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey, outcomeWrites } from './guest-action.ts';
 import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
 import { isValidPointer, passesStep3, pteG, pteR, pteX } from './pte.ts';
 import { type PteRead, type PteSource, type WalkStep, exceptionFor, walkSv39 } from './walk.ts';
@@ -261,10 +261,9 @@ export function explicitAllowed(s: ExplicitState, a: AccessAction): Outcome[] {
 /** Advance by an access that produced `o`: the A/D update, then the store, then close again. */
 export function explicitAccess(s: ExplicitState, a: AccessAction, o: Outcome): ExplicitState {
   let next = s;
-  // The updated PTE may be cached before the store lands: close in between.
-  if (o.adUpdate !== null && o.adUpdate !== undefined) next = close({ ...next, mem: writeWord(next.mem, o.adUpdate.addr, o.adUpdate.pte) });
-  if (o.kind === 'ok' && a.access === 'store') {
-    const mem = writeWord(next.mem, o.pa, a.value);
+  // The updated PTE may be cached before the store lands: close after each write.
+  for (const [addr, value] of outcomeWrites(a, o)) {
+    const mem = writeWord(next.mem, addr, value);
     if (mem !== next.mem) next = close({ ...next, mem });
   }
   return next;

@@ -37,6 +37,17 @@ export type Outcome =
       readonly adUpdate?: { readonly addr: Gpa; readonly pte: bigint };
     };
 
+/**
+ * The memory writes an access with outcome `o` makes, in order: the A/D update of
+ * its translation (step 7, Svadu), then the store itself.
+ */
+export function outcomeWrites(a: AccessAction, o: Outcome): [Gpa, bigint][] {
+  const writes: [Gpa, bigint][] = [];
+  if (o.adUpdate !== null && o.adUpdate !== undefined) writes.push([o.adUpdate.addr, o.adUpdate.pte]);
+  if (o.kind === 'ok' && a.access === 'store') writes.push([o.pa, a.value]);
+  return writes;
+}
+
 export function outcomeKey(o: Outcome): string {
   const ad = o.adUpdate === null || o.adUpdate === undefined ? '' : ` A/D@0x${o.adUpdate.addr.toString(16)}=0x${o.adUpdate.pte.toString(16)}`;
   if (o.kind === 'fault') return `fault ${o.cause} tval=0x${o.tval.toString(16)}${ad}`;

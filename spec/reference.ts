@@ -18,7 +18,7 @@ import {
   type Gpa, type Gva, type Level, PAGE_SHIFT, PTE_SIZE, gpa, hex, isCanonicalSv39, vpnIndex, vpnOf, vpnPrefix,
 } from './address.ts';
 import { type GuestConfig, inRam, maskAsid } from './config.ts';
-import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey } from './guest-action.ts';
+import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey, outcomeWrites } from './guest-action.ts';
 import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
 import { isValidLeaf, isValidPointer, passesStep3, pteG, ptePpn } from './pte.ts';
 import { type AccessContext, type PteRead, type WalkStep, exceptionFor, walkSv39 } from './walk.ts';
@@ -267,9 +267,8 @@ export function freshOutcome(s: ReferenceState, a: AccessAction): Outcome {
  */
 export function referenceAccess(s: ReferenceState, a: AccessAction, o: Outcome): ReferenceState {
   let next = s;
-  if (o.adUpdate !== null && o.adUpdate !== undefined) next = saturate({ ...next, mem: writeWord(next.mem, o.adUpdate.addr, o.adUpdate.pte) });
-  if (o.kind === 'ok' && a.access === 'store') {
-    const mem = writeWord(next.mem, o.pa, a.value);
+  for (const [addr, value] of outcomeWrites(a, o)) {
+    const mem = writeWord(next.mem, addr, value);
     if (mem !== next.mem) next = saturate({ ...next, mem });
   }
   return next;
