@@ -9,8 +9,13 @@
  * cache content the hart may hold now, and closes it after every operation under
  * the hardware's own moves:
  * - insert: while satp is Sv39, any walk from the current root may put any one of
- *   its step-2 memory reads into the cache, tagged GLOBAL if a G bit is set on the
- *   path so far (its own G counting only if it passes step 3), else the ASID;
+ *   its step-2 memory reads into the cache, tagged GLOBAL if the walk is inside a
+ *   global subtree there, else the ASID. A step served by a cached entry puts the
+ *   walk in that entry's address space (GLOBAL or its ASID), whatever G bits the
+ *   walk read above it; a step served by memory keeps the walk global if it was,
+ *   and makes it global if the PTE passes step 3 and has G (decision record 0006,
+ *   choice 7). Two entries may hold the same value with different tags, and memory
+ *   may hold it too: each is a different walk, and each is enumerated;
  * - evict: each entry may go at every moment. By default this is left implicit: every
  *   step-2 read may return memory whatever the cache holds, so a content allows
  *   every walk a smaller one does, and each content an eviction leaves lies inside
@@ -22,7 +27,8 @@
  * mappings exist in every address space, and one wrongly marked global "can
  * unpredictably result in either mapping being used" (priv spec, PTE G bit; the
  * reference's `globalStarts`, decided after a hardware TLB showed it). Every
- * read below such an entry is part of the same global mapping.
+ * read below such an entry is part of the same global mapping, as below any
+ * GLOBAL entry a walk goes on through.
  *
  * Walks are enumerated for the given virtual pages only: a walk of another
  * address inserts entries these pages never read, or the same ones some walk of
@@ -97,7 +103,9 @@ export function initialExplicit(
 /**
  * Step 2 of a walk of `va` under `asid` with cache content `c`: memory (or an
  * access fault), or any matching entry. An entry holding the value memory holds,
- * or one another entry holds, gives the same walk and is left out.
+ * or one another entry holds, gives the same values and is left out: which of
+ * them served a step matters only for the tags of what the walk caches below it,
+ * and `servedBy` gives those back.
  */
 function stepTwoReads(s: ExplicitState, c: CacheContent, va: Gva, asid: number): PteSource {
   return (level: Level, pteAddr: Gpa): PteRead[] => {
@@ -122,6 +130,21 @@ function globalEntriesBelowRoot(c: CacheContent, va: Gva): WalkStep[] {
     .map((e) => ({ level: e.level, pteAddr: e.pteAddr, pte: e.pte, fromMemory: false }));
 }
 
+/**
+ * Where the step-2 read of a walk under `asid` may have got `step.pte`: memory, if
+ * memory holds it there, and the tag of every matching entry of `c` that holds it.
+ * Never empty for a step of a walk `stepTwoReads` gave.
+ */
+function servedBy(s: ExplicitState, c: CacheContent, va: Gva, asid: number, step: WalkStep): ('memory' | ExplicitEntry['tag'])[] {
+  const from: ('memory' | ExplicitEntry['tag'])[] = [];
+  if (inRam(s.cfg, step.pteAddr) && readWord(s.mem, step.pteAddr) === step.pte) from.push('memory');
+  for (const e of c.values()) {
+    const matches = e.level === step.level && e.prefix === vpnPrefix(va, step.level) && (e.tag === 'global' || e.tag === asid);
+    if (matches && e.pte === step.pte && !from.includes(e.tag)) from.push(e.tag);
+  }
+  return from;
+}
+
 /** Every content one hardware move takes `c` to: one memory read of one walk inserted, or (optionally) one entry evicted. */
 function moves(s: ExplicitState, c: CacheContent): CacheContent[] {
   const inserts = new Map<string, ExplicitEntry>();
@@ -133,18 +156,31 @@ function moves(s: ExplicitState, c: CacheContent): CacheContent[] {
       const va = (vpn << PAGE_SHIFT) as Gva;
       const starts = globalEntriesBelowRoot(c, va);
       for (const w of walkSv39(va, rootPpn, ctx, stepTwoReads(s, c, va, asid), { svade: true }, () => true, starts)) {
-        // A walk that did not begin at the root began inside a global mapping.
-        let globalAbove = w.path.length > 0 && w.path[0]?.level !== 2;
-        for (const step of w.path) {
-          // Every step above this one is a pointer that passed step 3, so its G counts; this one's only if it passes.
-          const global = globalAbove || (passesStep3(step.pte) && pteG(step.pte));
-          globalAbove ||= pteG(step.pte);
-          if (!step.fromMemory) continue;
-          const e: ExplicitEntry = {
-            tag: global ? 'global' : asid, level: step.level, prefix: vpnPrefix(va, step.level), pteAddr: step.pteAddr, pte: step.pte,
-          };
-          const id = entryId(e);
-          if (!c.has(id)) inserts.set(id, e);
+        // Whether the walk is inside a global subtree after each step, over every way its steps may have
+        // been served. A walk that did not begin at the root began at a global entry: all below it is global.
+        const belowRoot = w.path[0] !== undefined && w.path[0].level !== 2;
+        let globalSoFar: ReadonlySet<boolean> = new Set([false]);
+        for (const [i, step] of w.path.entries()) {
+          const from = belowRoot && i === 0 ? ['global' as const] : servedBy(s, c, va, asid, step);
+          const after = new Set<boolean>();
+          for (const source of from) {
+            if (source !== 'memory') {
+              // Served by a cached entry: the walk goes on in that entry's address space (choice 7).
+              after.add(source === 'global');
+              continue;
+            }
+            for (const above of globalSoFar) {
+              // PTE G bit: G on a pointer makes its subtree global; a PTE that fails step 3 means nothing, G included.
+              const global = above || (passesStep3(step.pte) && pteG(step.pte));
+              after.add(global);
+              const e: ExplicitEntry = {
+                tag: global ? 'global' : asid, level: step.level, prefix: vpnPrefix(va, step.level), pteAddr: step.pteAddr, pte: step.pte,
+              };
+              const id = entryId(e);
+              if (!c.has(id)) inserts.set(id, e);
+            }
+          }
+          globalSoFar = after;
         }
       }
     }

@@ -23,7 +23,12 @@ import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
 import { isValidLeaf, isValidPointer, passesStep3, pteG, ptePpn } from './pte.ts';
 import { type AccessContext, type PteRead, type WalkStep, exceptionFor, walkSv39 } from './walk.ts';
 
-/** An entry is tagged by the ASID it was walked under, or GLOBAL if a G bit was set on its path (itself included). */
+/**
+ * An entry is tagged by the ASID it was walked under, or GLOBAL if its walk was
+ * inside a global subtree: a G bit on itself or on a PTE read from memory above it
+ * since the walk last continued through a cached entry, or that cached entry was
+ * GLOBAL (decision record 0006, choice 7).
+ */
 export type Tag = number | 'global';
 
 export interface CachedPte {
@@ -74,9 +79,11 @@ export function matchingEntries(cache: SaturatedCache, level: Level, va: Gva, as
 /**
  * Global entries below the root that a walk of `va` may begin with, whatever the
  * ASID and whatever the levels above hold (the G-bit rule: a global mapping may
- * be used in every address space). An entry is GLOBAL only if a PTE that passed
- * step 3 carried G on its path (itself or a pointer above), so an invalid entry
- * here lies inside a global subtree, and starting from it gives that subtree's fault.
+ * be used in every address space). An entry is GLOBAL only if its walk was inside
+ * a global subtree (a PTE that passed step 3 carried G: itself, or a pointer read
+ * from memory above it on the same walk, or above the GLOBAL entry the walk went on
+ * through), so an invalid entry here lies inside a global subtree, and starting
+ * from it gives that subtree's fault.
  */
 export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
   const out: WalkStep[] = [];
@@ -92,8 +99,12 @@ export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
  * Saturate: add every step-2 read of every walk the hart could begin now
  * (priv spec, "Address-Translation Cache": walks begin only while satp is active
  * and read only structures reached from it; V=0 PTEs may be cached). Each read
- * returns memory or a matching cached value; a memory read is tagged GLOBAL if a
- * G bit is set on the path so far, counting only PTEs that pass step 3.
+ * returns memory or a matching cached value. A memory read is tagged GLOBAL if the
+ * walk is global so far: a G bit on a PTE read from memory above it (or on itself,
+ * counting only PTEs that pass step 3), or, once the walk has continued through a
+ * cached entry, that entry's tag and the G bits read from memory below it. A G
+ * read from memory above a cached ASID entry does not make what lies below it
+ * global (decision record 0006, choice 7).
  */
 export function saturate(s: ReferenceState): ReferenceState {
   const roots: { asid: number; rootPpn: bigint }[] = [];
@@ -115,21 +126,30 @@ export function saturate(s: ReferenceState): ReferenceState {
           if (visited.has(mark)) return;
           visited.add(mark);
           const pteAddr = gpa(tableBase + vpnIndex(va, level) * PTE_SIZE);
-          const values: bigint[] = [];
+          // Each value this read may return, with whether the walk is global below it.
+          const continuations = new Map<string, { readonly pte: bigint; readonly global: boolean }>();
           if (inRam(s.cfg, pteAddr)) {
             const m = readWord(s.mem, pteAddr);
-            const tag: Tag = global || (passesStep3(m) && pteG(m)) ? 'global' : asid;
-            const e: CachedPte = { tag, level, prefix: vpnPrefix(va, level), pteAddr, pte: m };
+            // Sv32 PTE G bit: G on a pointer makes its subtree global; a PTE failing step 3 carries no meaning, G included.
+            const g = global || (passesStep3(m) && pteG(m));
+            const e: CachedPte = { tag: g ? 'global' : asid, level, prefix: vpnPrefix(va, level), pteAddr, pte: m };
             if (!known(key).some((k) => entryKey(k) === entryKey(e))) {
               added.set(key, [...(added.get(key) ?? []), e]);
               grew = true;
             }
-            values.push(m);
+            continuations.set(`${m}|${g}`, { pte: m, global: g });
           }
-          for (const e of known(key)) if (e.tag === 'global' || e.tag === asid) values.push(e.pte);
+          // A walk that goes on through a cached entry goes on in that entry's address space: its tag, not
+          // the G bits this walk read above it, says whether what lies below is global (choice 7). Its own G
+          // was counted when it was cached.
+          for (const e of known(key)) {
+            if (e.tag !== 'global' && e.tag !== asid) continue;
+            const g = e.tag === 'global';
+            continuations.set(`${e.pte}|${g}`, { pte: e.pte, global: g });
+          }
           if (level === 0) return;
-          for (const v of new Set(values)) {
-            if (isValidPointer(v)) visit((level - 1) as Level, ptePpn(v) << PAGE_SHIFT, global || pteG(v));
+          for (const c of continuations.values()) {
+            if (isValidPointer(c.pte)) visit((level - 1) as Level, ptePpn(c.pte) << PAGE_SHIFT, c.global);
           }
         };
         visit(2, rootPpn << PAGE_SHIFT, false);
