@@ -5,16 +5,19 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type Gva, gpa, gva } from '../spec/address.ts';
-import { type GuestConfig, defaultGuestConfig } from '../spec/config.ts';
+import { type Gva, PAGE_SHIFT, PTE_SIZE, gpa, gva, vpnIndex } from '../spec/address.ts';
+import { type GuestConfig, defaultGuestConfig, inRam } from '../spec/config.ts';
 import {
   type ExplicitOptions, type ExplicitState, TooManyCacheContentsError, contentCount, explicitAccess, explicitAllowed, explicitStep,
   initialExplicit,
 } from '../spec/explicit-cache.ts';
 import { type AccessAction, type GuestAction, type Outcome, describeAction, outcomeKey } from '../spec/guest-action.ts';
 import { type LitmusFile, litmusConfig, toGuestAction } from '../spec/litmus/litmus.ts';
-import { encodePte } from '../spec/pte.ts';
-import { type ReferenceState, allowedOutcomes, freshOutcome, initialReference, referenceAccess, referenceStep } from '../spec/reference.ts';
+import { readWord } from '../spec/memory.ts';
+import { encodePte, isValidPointer, pteG, ptePpn } from '../spec/pte.ts';
+import {
+  type ReferenceState, allowedOutcomes, freshOutcome, initialReference, matchingEntries, referenceAccess, referenceStep,
+} from '../spec/reference.ts';
 import { testBudget } from './test-budget.ts';
 
 type Step = Exclude<GuestAction, AccessAction>;
@@ -37,6 +40,27 @@ interface RunStats {
   maxContents: number;
   /** Programs given up because the explicit oracle grew past its bound. */
   skipped: number;
+  /** Accesses made when a walk of their page could read a G pointer from memory, then a pointer cached under the ASID that memory does not hold. */
+  gOverAsid: number;
+  /** Programs where that happened under one ASID and an access under the other ASID came later. */
+  gOverAsidThenOtherAsid: number;
+}
+
+/**
+ * Could a walk of `va` now read a valid G pointer from memory at the root and go
+ * on through a level-1 pointer cached under the current ASID that memory does not
+ * hold there? That is where the tag rule of decision record 0006 (choice 7)
+ * decides: what saturation reads below that cached pointer belongs to the ASID,
+ * not to the G subtree. (In Sv39 only this pair of levels has a read below it.)
+ */
+function gPointerOverAsidPointer(ref: ReferenceState, va: Gva): boolean {
+  if (ref.satp.mode !== 'sv39') return false;
+  const { asid, rootPpn } = ref.satp;
+  const memAt = (addr: bigint): bigint | null => (inRam(ref.cfg, addr) ? readWord(ref.mem, gpa(addr)) : null);
+  const top = memAt((rootPpn << PAGE_SHIFT) + vpnIndex(va, 2) * PTE_SIZE);
+  if (top === null || !isValidPointer(top) || !pteG(top)) return false;
+  const below = memAt((ptePpn(top) << PAGE_SHIFT) + vpnIndex(va, 1) * PTE_SIZE);
+  return matchingEntries(ref.cache, 1, va, asid).some((e) => e.tag === asid && isValidPointer(e.pte) && e.pte !== below);
 }
 
 /** Run both oracles over a program; `choose` picks, among the allowed outcomes, the one both advance by. */
@@ -51,12 +75,19 @@ function compare(
   let ref = initialReference(cfg, universe);
   let exp: ExplicitState = initialExplicit(cfg, universe, options);
   const taken: (string | null)[] = [];
+  // ASIDs under which a walk could go from a memory G pointer through a cached ASID pointer, so far.
+  const gOverAsidUnder = new Set<number>();
+  let otherAsidCounted = false;
+  const watchGOverAsid = (): void => {
+    if (ref.satp.mode === 'sv39' && universe.some((va) => gPointerOverAsidPointer(ref, va))) gOverAsidUnder.add(ref.satp.asid);
+  };
   for (const [at, a] of program.entries()) {
     if (a.kind !== 'access') {
       ref = referenceStep(ref, a as Step);
       exp = explicitStep(exp, a as Step);
       stats.maxContents = Math.max(stats.maxContents, contentCount(exp));
       taken.push(null);
+      watchGOverAsid();
       continue;
     }
     const fromRef = allowedOutcomes(ref, a);
@@ -72,12 +103,19 @@ function compare(
     }
     stats.accesses++;
     if (fromRef.length > 1) stats.multiOutcome++;
+    if (gPointerOverAsidPointer(ref, a.va)) stats.gOverAsid++;
+    const asidNow = ref.satp.mode === 'sv39' ? ref.satp.asid : null;
+    if (!otherAsidCounted && asidNow !== null && [...gOverAsidUnder].some((x) => x !== asidNow)) {
+      stats.gOverAsidThenOtherAsid++;
+      otherAsidCounted = true;
+    }
     const o = choose(fromRef, ref, a, taken.filter((t) => t !== null).length);
     if (outcomeKey(o) !== outcomeKey(freshOutcome(ref, a))) stats.staleTaken++;
     taken.push(`${outcomeKey(o)} of {${refKeys.join(', ')}}`);
     ref = referenceAccess(ref, a, o);
     exp = explicitAccess(exp, a, o);
     stats.maxContents = Math.max(stats.maxContents, contentCount(exp));
+    watchGOverAsid();
   }
   return null;
 }
@@ -93,7 +131,18 @@ function report(cfg: GuestConfig, program: readonly GuestAction[], d: Disagreeme
   ].join('\n');
 }
 
-const newStats = (): RunStats => ({ accesses: 0, multiOutcome: 0, staleTaken: 0, maxContents: 0, skipped: 0 });
+const newStats = (): RunStats => ({
+  accesses: 0, multiOutcome: 0, staleTaken: 0, maxContents: 0, skipped: 0, gOverAsid: 0, gOverAsidThenOtherAsid: 0,
+});
+/** Add one program's counts to a configuration's. */
+function addRun(into: RunStats, run: RunStats): void {
+  into.accesses += run.accesses;
+  into.multiOutcome += run.multiOutcome;
+  into.staleTaken += run.staleTaken;
+  into.maxContents = Math.max(into.maxContents, run.maxContents);
+  into.gOverAsid += run.gOverAsid;
+  into.gOverAsidThenOtherAsid += run.gOverAsidThenOtherAsid;
+}
 const counts: Record<string, RunStats> = {};
 afterAll(() => console.log('reference vs explicit cache:', JSON.stringify(counts)));
 
@@ -233,15 +282,113 @@ describe.each([true, false])('random tiny programs, svade=%s', (svade) => {
           return;
         }
         if (d !== null) throw new Error(report(cfg, program, d));
-        stats.accesses += runStats.accesses;
-        stats.multiOutcome += runStats.multiOutcome;
-        stats.staleTaken += runStats.staleTaken;
-        stats.maxContents = Math.max(stats.maxContents, runStats.maxContents);
+        addRun(stats, runStats);
       }),
       { numRuns: budget.runs, seed: budget.seed + (svade ? 0 : 1) },
     );
     // Not vacuous: many accesses had a choice, and a stale outcome was often the one taken.
     expect(stats.multiOutcome).toBeGreaterThan(budget.runs / 10);
     expect(stats.staleTaken).toBeGreaterThan(budget.runs / 20);
+  }, 120_000);
+});
+
+/**
+ * Programs where pointers gain and lose G under two ASIDs: each starts from a tree
+ * walked under ASID 2 with no G anywhere; then random steps (G and non-G pointers,
+ * and zeros, stored into the upper levels, leaves into level 0, satp switches
+ * between the ASIDs and roots, fences of every form, accesses) around two fixed
+ * moves: the root's slot gets a pointer (mostly G) to a random table, and later
+ * satp switches to ASID 1. That is where a walk reads a G pointer from memory and
+ * goes on through an entry cached under an ASID, and where another ASID then looks
+ * for global translations (decision record 0006, choice 7); the random programs
+ * above reach it only now and then.
+ */
+function gProgramArb(shape: Shape): fc.Arbitrary<GuestAction[]> {
+  const va = fc.constantFrom(...shape.pages);
+  const pointer = fc.tuple(fc.constantFrom(...shape.ptFrames), fc.boolean()).map(([ppn, g]) => encodePte({ ppn, g }));
+  // Level 2: slot vpn[2]=1 of a root; level 1: slot vpn[1]=0 of any table. Mostly pointers, G or not; sometimes cleared.
+  const upper = fc.record({
+    addr: fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(0x80000n, 0x80000n, 0x80001n).map((root) => gpa((root << 12n) + 8n)) },
+      { weight: 2, arbitrary: fc.constantFrom(...shape.ptFrames).map((frame) => gpa(frame << 12n)) },
+    ),
+    value: fc.oneof({ weight: 5, arbitrary: pointer }, { weight: 1, arbitrary: fc.constant(0n) }),
+  }).map(({ addr, value }): GuestAction => ({ kind: 'ptStore', addr, value }));
+  // Level 0: slot vpn[0]=1 of any table: a leaf to a data frame, G now and then, or cleared.
+  const leafValue = fc.tuple(fc.constantFrom(...shape.dataFrames), fc.boolean(), fc.boolean())
+    .map(([ppn, g, u]) => encodePte({ ppn, r: true, w: true, x: true, u, g, a: true, d: true }));
+  const lower = fc.record({
+    frame: fc.constantFrom(...shape.ptFrames),
+    value: fc.oneof({ weight: 3, arbitrary: leafValue }, { weight: 1, arbitrary: fc.constant(0n) }),
+  }).map(({ frame, value }): GuestAction => ({ kind: 'ptStore', addr: gpa((frame << 12n) + 8n), value }));
+  const satp = fc.record({ rootPpn: fc.constantFrom(...ROOTS), asid: fc.constantFrom(1, 2) })
+    .map((satp): GuestAction => ({ kind: 'satp', satp: { mode: 'sv39', ...satp } }));
+  // Every form: rs1 = x0 or a page, rs2 = x0 or either ASID.
+  const sfence = fc.record({ rs1: fc.option(va, { freq: 2 }), rs2: fc.constantFrom(null, 1, 2) })
+    .map(({ rs1, rs2 }): GuestAction => ({ kind: 'sfence', rs1, rs2 }));
+  const access = fc.record({
+    va, access: fc.constantFrom('load' as const, 'store' as const, 'fetch' as const), priv: fc.constantFrom('S' as const, 'U' as const),
+  }).map((a): GuestAction => ({ kind: 'access', ...a, value: 0x5a5a5a5an }));
+  const step = fc.oneof(
+    { weight: 5, arbitrary: upper }, { weight: 1, arbitrary: lower }, { weight: 3, arbitrary: satp },
+    { weight: 2, arbitrary: sfence }, { weight: 5, arbitrary: access },
+  );
+  const [l1, l0] = [shape.ptFrames[1] ?? 0n, shape.ptFrames[shape.ptFrames.length - 1] ?? 0n];
+  const tree: GuestAction[] = [
+    { kind: 'ptStore', addr: gpa((0x80000n << 12n) + 8n), value: encodePte({ ppn: l1 }) },
+    { kind: 'ptStore', addr: gpa(l1 << 12n), value: encodePte({ ppn: l0 }) },
+    { kind: 'ptStore', addr: gpa((l0 << 12n) + 8n), value: encodePte({ ppn: shape.dataFrames[0] ?? 0n, r: true, w: true, a: true, d: true }) },
+    { kind: 'satp', satp: { mode: 'sv39', asid: 2, rootPpn: 0x80000n } },
+  ];
+  const segment = fc.array(step, { maxLength: 3 });
+  const gainG = fc.record({ ppn: fc.constantFrom(...shape.ptFrames), g: fc.constantFrom(true, true, true, false) })
+    .map((f): GuestAction => ({ kind: 'ptStore', addr: gpa((0x80000n << 12n) + 8n), value: encodePte(f) }));
+  const toAsid1 = fc.constantFrom(...ROOTS).map((rootPpn): GuestAction => ({ kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn } }));
+  // The access right after the store sees the state it left (the segments may undo it before the next).
+  return fc.tuple(segment, gainG, access, segment, toAsid1, segment, va).map(([s1, g, a, s2, sw, s3, lastVa]): GuestAction[] => [
+    ...tree,
+    ...s1, g, a, ...s2, sw, ...s3,
+    { kind: 'access', va: lastVa, access: 'load', priv: 'S', value: 0n },
+  ]);
+}
+
+/**
+ * Three page-table frames, so a G pointer can reach a table other than the one
+ * ASID 2 walked; one page, since the case needs no other and a second one doubles
+ * the explicit oracle's contents (the programs above share tables between pages).
+ */
+const gShapeArb: fc.Arbitrary<Shape> = fc.integer({ min: 1, max: 2 })
+  .map((data) => ({ ptFrames: PT_FRAMES, dataFrames: DATA_FRAMES.slice(0, data), pages: PAGES.slice(0, 1) }));
+
+/** Two ASIDs and G variants multiply the contents: a lower bound keeps this run within seconds (skips are counted). */
+const G_MAX_CONTENTS = 1_000;
+
+describe.each([true, false])('random tiny programs where pointers gain and lose G under two ASIDs, svade=%s', (svade) => {
+  test('both oracles allow the same outcomes at every access, and walks reach a memory G pointer over a cached ASID pointer', () => {
+    const cfg: GuestConfig = { ...defaultGuestConfig, svade };
+    const stats = (counts[svade ? 'g-svade' : 'g-svadu'] = newStats());
+    const arb = gShapeArb.chain((shape) => fc.tuple(gProgramArb(shape), fc.array(fc.nat(), { minLength: 16, maxLength: 16 })));
+    fc.assert(
+      fc.property(arb, ([program, picks]) => {
+        const runStats = newStats();
+        let d: Disagreement | null;
+        try {
+          d = compare(cfg, program, (allowed, _ref, _a, i) => allowed[(picks[i] ?? 0) % allowed.length] as Outcome, runStats, {
+            maxContents: G_MAX_CONTENTS,
+          });
+        } catch (e) {
+          if (!(e instanceof TooManyCacheContentsError)) throw e;
+          stats.skipped++;
+          fc.pre(false);
+          return;
+        }
+        if (d !== null) throw new Error(report(cfg, program, d));
+        addRun(stats, runStats);
+      }),
+      { numRuns: budget.runs, seed: budget.seed + (svade ? 2 : 3) },
+    );
+    // Not vacuous: the case the tag rule decides is reached often, and followed by an access under the other ASID.
+    expect(stats.gOverAsid).toBeGreaterThan(budget.runs / 5);
+    expect(stats.gOverAsidThenOtherAsid).toBeGreaterThan(budget.runs / 5);
   }, 120_000);
 });
