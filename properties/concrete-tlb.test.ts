@@ -8,6 +8,7 @@ import { expect, test } from 'vitest';
 import { programArb, resolveProgram } from './commands.ts';
 import { VAS, bootMemory, guestConfig } from './pools.ts';
 import { testBudget } from './test-budget.ts';
+import { gpa, gva } from '../spec/address.ts';
 import { inRam, maskAsid } from '../spec/config.ts';
 import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from '../spec/concrete-tlb.ts';
 import { type Outcome, type Satp, outcomeKey } from '../spec/guest-action.ts';
@@ -53,4 +54,43 @@ test('every outcome of the concrete TLB is allowed by the reference', () => {
     { numRuns: budget.runs, seed: budget.seed },
   );
   expect(stale).toBeGreaterThan(budget.runs / 10);
+});
+
+test('a G pointer read from memory above an entry cached under another ASID does not make the leaf below it global', () => {
+  // Found when decision 0006's choice 7 was fixed in both oracles: the concrete TLB (NPT's VS-stage) still tagged the
+  // leaf below a cached ASID-2 pointer GLOBAL because a G pointer had been read from memory above it.
+  const store = (addr: bigint, value: bigint) => ({ kind: 'ptStore' as const, addr: gpa(addr), value });
+  const satp = (asid: number): Satp => ({ mode: 'sv39', asid, rootPpn: 0x80003n });
+  const load = { kind: 'access' as const, va: gva(0x40001000n), access: 'load' as const, priv: 'S' as const, value: 0n };
+  const program = [
+    store(0x80003008n, 0x20001001n), store(0x80004000n, 0x20001401n), store(0x80005008n, 0x200028c7n),
+    satp(2), load, store(0x80003008n, 0x20001821n), satp(1), load, { kind: 'sfence' as const, rs1: gva(0x40001000n), rs2: null },
+    satp(2), load, store(0x80006000n, 0x20001c01n), satp(1), load,
+  ];
+  let ref = initialReference(guestConfig, [gva(0x40001000n)]);
+  let tlb: ConcreteTlb = emptyTlb;
+  let current: Satp = { mode: 'bare' };
+  const outcomes: string[][] = [];
+  for (const e of program) {
+    if ('mode' in e) {
+      current = e;
+      ref = referenceStep(ref, { kind: 'satp', satp: e });
+      continue;
+    }
+    if (e.kind !== 'access') {
+      if (e.kind === 'sfence') tlb = tlbFence(tlb, e.rs1, e.rs2, (a) => readWord(ref.mem, a));
+      ref = referenceStep(ref, e);
+      continue;
+    }
+    if (current.mode !== 'sv39') throw new Error('the program loads satp first');
+    const mem = ref.mem;
+    const t = tlbTranslate(tlb, e.va, current.asid, current.rootPpn, { kind: 'load', priv: 'S', sum: false, mxr: false },
+      (a) => (inRam(guestConfig, a) ? readWord(mem, a) : null), { svade: true }, (pa) => inRam(guestConfig, pa));
+    tlb = t.tlb;
+    const o: Outcome = t.result.kind === 'ok' ? { kind: 'ok', pa: t.result.pa, adUpdate: null } : { kind: 'fault', cause: exceptionFor(t.result.error, 'load'), tval: e.va };
+    outcomes.push([outcomeKey(o), ...allowedOutcomes(ref, e).map(outcomeKey)]);
+    ref = referenceAccess(ref, e, o);
+  }
+  expect(outcomes.at(-1)).toEqual(['fault 13 tval=0x40001000', 'fault 13 tval=0x40001000']);
+  for (const [got, ...allowed] of outcomes) expect(allowed).toContain(got);
 });

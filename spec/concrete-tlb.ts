@@ -48,7 +48,9 @@ export function tlbTranslate(
     const key = cacheKey(level, vpnPrefix(va, level));
     const hit = (next.get(key) ?? []).find((e) => e.tag === 'global' || e.tag === asid);
     if (hit !== undefined) {
-      if (passesStep3(hit.pte) && pteG(hit.pte)) global = true;
+      // A walk that continues through a cached entry takes that entry's tag: G read from memory
+      // above a cached ASID entry does not make what lies below it global (decision 0006, choice 7).
+      global = hit.tag === 'global';
       return [{ kind: 'pte', pte: hit.pte, fromMemory: false }];
     }
     const m = readMemory(pteAddr);
