@@ -111,61 +111,114 @@ export function saturate(s: ReferenceState): ReferenceState {
   if (s.satp.mode === 'sv39') roots.push({ asid: s.satp.asid, rootPpn: s.satp.rootPpn });
   if (s.cfg.walksInFlight) roots.push(...s.inFlightRoots);
   if (roots.length === 0) return s;
-  const added = new Map<string, CachedPte[]>();
-  const known = (key: string): readonly CachedPte[] => [...(s.cache.get(key) ?? []), ...(added.get(key) ?? [])];
+  const cache = new GrowingCache(s.cache);
+  const pages = universeGeometry(s.universe);
   let grew = true;
+  // An entry added to a key that this pass had already read may serve those reads: pass again until none is.
   while (grew) {
     grew = false;
-    const visited = new Set<string>();
-    for (const { asid, rootPpn } of roots) {
-      for (const vpn of s.universe) {
-        const va = (vpn << PAGE_SHIFT) as Gva;
+    cache.newPass();
+    const visited = new Map<bigint, Set<number>>();
+    for (const [root, { asid, rootPpn }] of roots.entries()) {
+      for (const page of pages) {
         const visit = (level: Level, tableBase: bigint, global: boolean): void => {
-          const key = cacheKey(level, vpnPrefix(va, level));
-          const mark = `${asid}|${vpn}|${level}|${tableBase}|${global}`;
-          if (visited.has(mark)) return;
-          visited.add(mark);
-          const pteAddr = gpa(tableBase + vpnIndex(va, level) * PTE_SIZE);
+          const at = page.levels[level];
+          // One visit per (root, page, level, table, global) per pass: the walks below it are the same.
+          const mark = ((root * pages.length + page.index) * 3 + level) * 2 + (global ? 1 : 0);
+          const seen = visited.get(tableBase);
+          if (seen === undefined) visited.set(tableBase, new Set([mark]));
+          else if (seen.has(mark)) return;
+          else seen.add(mark);
+          const pteAddr = gpa(tableBase + at.offset);
           // Each value this read may return, with whether the walk is global below it.
-          const continuations = new Map<string, { readonly pte: bigint; readonly global: boolean }>();
+          const continuations: { readonly pte: bigint; readonly global: boolean }[] = [];
+          const goOn = (pte: bigint, g: boolean): void => {
+            if (level > 0 && isValidPointer(pte) && !continuations.some((c) => c.pte === pte && c.global === g)) continuations.push({ pte, global: g });
+          };
           if (inRam(s.cfg, pteAddr)) {
             const m = readWord(s.mem, pteAddr);
             // Sv32 PTE G bit: G on a pointer makes its subtree global; a PTE failing step 3 carries no meaning, G included.
             const g = global || (passesStep3(m) && pteG(m));
-            const e: CachedPte = { tag: g ? 'global' : asid, level, prefix: vpnPrefix(va, level), pteAddr, pte: m };
-            if (!known(key).some((k) => entryKey(k) === entryKey(e))) {
-              added.set(key, [...(added.get(key) ?? []), e]);
-              grew = true;
-            }
-            continuations.set(`${m}|${g}`, { pte: m, global: g });
+            if (cache.add({ tag: g ? 'global' : asid, level, prefix: at.prefix, pteAddr, pte: m }, at.key) === 'late') grew = true;
+            goOn(m, g);
           }
           // A walk that goes on through a cached entry goes on in that entry's address space: its tag, not
           // the G bits this walk read above it, says whether what lies below is global (choice 7). Its own G
           // was counted when it was cached.
-          for (const e of known(key)) {
-            if (e.tag !== 'global' && e.tag !== asid) continue;
-            const g = e.tag === 'global';
-            continuations.set(`${e.pte}|${g}`, { pte: e.pte, global: g });
-          }
-          if (level === 0) return;
-          for (const c of continuations.values()) {
-            if (isValidPointer(c.pte)) visit((level - 1) as Level, ptePpn(c.pte) << PAGE_SHIFT, c.global);
-          }
+          for (const e of cache.at(at.key)) if (e.tag === 'global' || e.tag === asid) goOn(e.pte, e.tag === 'global');
+          for (const c of continuations) visit((level - 1) as Level, ptePpn(c.pte) << PAGE_SHIFT, c.global);
         };
         visit(2, rootPpn << PAGE_SHIFT, false);
         // Walks may also begin at a cached global pointer below the root (see `globalStarts`).
-        for (const e of known(cacheKey(1, vpnPrefix(va, 1)))) {
+        for (const e of cache.at(page.levels[1].key)) {
           if (e.tag === 'global' && isValidPointer(e.pte)) visit(0, ptePpn(e.pte) << PAGE_SHIFT, true);
         }
       }
     }
   }
-  if (added.size === 0) return s;
-  const cache = new Map(s.cache);
-  for (const [key, es] of added) {
-    cache.set(key, [...(cache.get(key) ?? []), ...es].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1)));
+  return cache.grown() ? { ...s, cache: cache.result() } : s;
+}
+
+/** Where a virtual page's walk reads at each level: the cache key, the VA prefix and the PTE's offset in its table. */
+interface PageGeometry {
+  readonly index: number;
+  readonly levels: { readonly [L in Level]: { readonly key: string; readonly prefix: bigint; readonly offset: bigint } };
+}
+
+/** The universe never changes within a run, so its geometry is computed once per universe (not part of the semantics). */
+const geometryOf = new WeakMap<readonly bigint[], readonly PageGeometry[]>();
+
+function universeGeometry(universe: readonly bigint[]): readonly PageGeometry[] {
+  const known = geometryOf.get(universe);
+  if (known !== undefined) return known;
+  const at = (va: Gva, level: Level) => ({ key: cacheKey(level, vpnPrefix(va, level)), prefix: vpnPrefix(va, level), offset: vpnIndex(va, level) * PTE_SIZE });
+  const pages = universe.map((vpn, index) => {
+    const va = (vpn << PAGE_SHIFT) as Gva;
+    return { index, levels: { 2: at(va, 2), 1: at(va, 1), 0: at(va, 0) } };
+  });
+  geometryOf.set(universe, pages);
+  return pages;
+}
+
+/** The saturated cache while saturation adds to it: the immutable cache, with the keys that grew copied. */
+class GrowingCache {
+  private readonly touched = new Map<string, CachedPte[]>();
+  /** Keys read in the current pass. */
+  private read = new Set<string>();
+
+  constructor(private readonly base: SaturatedCache) {}
+
+  newPass(): void {
+    this.read = new Set();
   }
-  return { ...s, cache };
+
+  at(key: string): readonly CachedPte[] {
+    this.read.add(key);
+    return this.peek(key);
+  }
+
+  private peek(key: string): readonly CachedPte[] {
+    return this.touched.get(key) ?? this.base.get(key) ?? [];
+  }
+
+  /** Add an entry: 'known' if it was there already, 'late' if this pass had read its key before, else 'added'. */
+  add(e: CachedPte, key: string): 'known' | 'late' | 'added' {
+    const list = this.peek(key);
+    if (list.some((x) => x.pteAddr === e.pteAddr && x.pte === e.pte && x.tag === e.tag)) return 'known';
+    this.touched.set(key, [...list, e]);
+    return this.read.has(key) ? 'late' : 'added';
+  }
+
+  grown(): boolean {
+    return this.touched.size > 0;
+  }
+
+  /** The new saturated cache: each grown key's entries sorted by identity, so equal histories give equal states. */
+  result(): SaturatedCache {
+    const cache = new Map(this.base);
+    for (const [key, list] of this.touched) cache.set(key, [...list].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1)));
+    return cache;
+  }
 }
 
 /**
@@ -206,11 +259,35 @@ function sfence(s: ReferenceState, rs1: Gva | null, rs2raw: number | null): Refe
   return saturate({ ...s, cache, inFlightRoots });
 }
 
+/**
+ * A physical store, then saturation. Every state this module returns is saturated,
+ * and a saturated cache holds every PTE that a walk from the current roots reads
+ * (each memory read is added as an entry), so a store to a word no cached entry was
+ * read from changes no walk: saturating again would add nothing, and is skipped.
+ */
+function store(s: ReferenceState, addr: Gpa, value: bigint): ReferenceState {
+  const mem = writeWord(s.mem, addr, value);
+  if (mem === s.mem) return s;
+  return addressesRead(s.cache).has(addr) ? saturate({ ...s, mem }) : { ...s, mem };
+}
+
+const addressesReadOf = new WeakMap<SaturatedCache, ReadonlySet<bigint>>();
+
+/** The PTE addresses the entries of a saturated cache were read from (computed once per cache, which is immutable). */
+function addressesRead(cache: SaturatedCache): ReadonlySet<bigint> {
+  let read = addressesReadOf.get(cache);
+  if (read === undefined) {
+    read = new Set([...cache.values()].flatMap((es) => es.map((e) => e.pteAddr)));
+    addressesReadOf.set(cache, read);
+  }
+  return read;
+}
+
 /** Apply a guest action other than an access (whose effect depends on its outcome: `referenceAccess`). */
 export function referenceStep(s: ReferenceState, a: Exclude<GuestAction, AccessAction>): ReferenceState {
   switch (a.kind) {
     case 'ptStore':
-      return saturate({ ...s, mem: writeWord(s.mem, a.addr, a.value) });
+      return store(s, a.addr, a.value);
     case 'satp': {
       // Writing satp orders and invalidates nothing (priv spec, "Supervisor Address Translation and Protection Register").
       const satp: Satp = a.satp.mode === 'bare' ? a.satp : { ...a.satp, asid: maskAsid(s.cfg, a.satp.asid) };
@@ -287,10 +364,7 @@ export function freshOutcome(s: ReferenceState, a: AccessAction): Outcome {
  */
 export function referenceAccess(s: ReferenceState, a: AccessAction, o: Outcome): ReferenceState {
   let next = s;
-  for (const [addr, value] of outcomeWrites(a, o)) {
-    const mem = writeWord(next.mem, addr, value);
-    if (mem !== next.mem) next = saturate({ ...next, mem });
-  }
+  for (const [addr, value] of outcomeWrites(a, o)) next = store(next, addr, value);
   return next;
 }
 
