@@ -4,93 +4,112 @@
  * reproduce the run. Exit 0 if everything passed, 1 if a property failed or was
  * vacuous, 2 for bad options.
  */
-import { UsageError, runCommand } from './command.ts';
-import { parseArgs, styleText } from 'node:util';
+import { UsageError, isMain, parseOptions, runCommand } from './command.ts';
+import { type Io, styleText, tableStyle } from './output.ts';
 import Table from 'cli-table3';
 import { npt } from '../model/npt.ts';
 import { tsp } from '../model/tsp.ts';
 import { ssp } from '../model/ssp.ts';
 import { type AnyMachine, type ModelName, erase } from '../model/machine.ts';
-import { VARIANTS, findVariant } from '../model/variants.ts';
+import { VARIANTS, type Variant, findVariant } from '../model/variants.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
 import { describeCommand } from '../properties/commands.ts';
 import { EVENT_NAMES, type PropertyName, describeEvent } from '../properties/run.ts';
 import { DEFAULT_BUDGET, type PropertyResult, checkProperty } from '../properties/suite.ts';
+import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
 import { buildTrace, writeTrace } from '../counterexamples/trace.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
+const MODEL_NAMES: readonly ModelName[] = ['npt', 'tsp', 'ssp'];
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
-  return n;
-}
-
-function parseSeed(raw: string | undefined): number {
-  if (raw === undefined) return (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || Math.abs(n) > 0xffffffff) throw new UsageError(`--seed must be a 32-bit integer (decimal or 0x hex), got '${raw}'`);
-  return n | 0;
-}
-
-function listOf<T extends string>(name: string, raw: string | undefined, known: readonly T[]): readonly T[] {
-  if (raw === undefined) return known;
-  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+/** A comma-separated list of known names: an empty list or item would run nothing and report success, so both are refused. */
+function listOf<T extends string>(name: string, raw: string | undefined, known: readonly T[]): readonly T[] | null {
+  if (raw === undefined) return null;
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.every((s) => s === '')) throw new UsageError(`--${name} names nothing (known: ${known.join(', ')})`);
+  const seen = new Set<string>();
   for (const item of items) {
+    if (item === '') throw new UsageError(`--${name} has an empty name in '${raw}'`);
     if (!(known as readonly string[]).includes(item)) throw new UsageError(`unknown ${name} '${item}' (known: ${known.join(', ')})`);
+    if (seen.has(item)) throw new UsageError(`--${name} names '${item}' twice`);
+    seen.add(item);
   }
   return items as T[];
 }
 
-function main(argv: readonly string[]): number {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      runs: { type: 'string' },
-      steps: { type: 'string' },
-      seed: { type: 'string' },
-      model: { type: 'string' },
-      property: { type: 'string' },
-      variant: { type: 'string' },
-      list: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
+export interface StartOptions {
+  readonly help: boolean;
+  readonly list: boolean;
+  readonly runs: number;
+  readonly maxCommands: number;
+  readonly seed: number;
+  /** As given (null: all of them). */
+  readonly models: readonly ModelName[] | null;
+  readonly properties: readonly PropertyName[] | null;
+  readonly variant: Variant | undefined;
+}
+
+/** `npm start`'s options, checked: every bad one is a UsageError or a BadValueError with one line. */
+export function startOptions(argv: readonly string[], draw: () => number = drawSeed): StartOptions {
+  const { values } = parseOptions(argv, {
+    runs: { type: 'string' },
+    steps: { type: 'string' },
+    seed: { type: 'string' },
+    model: { type: 'string' },
+    property: { type: 'string' },
+    variant: { type: 'string' },
+    list: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values.list) {
-    for (const p of PROPERTIES) console.log(`property ${p.name}: ${p.sentence}`);
-    for (const v of VARIANTS) console.log(`variant ${v.name} (${v.base}): ${v.description}`);
-    return 0;
-  }
-  const runs = positiveInt('runs', values.runs, DEFAULT_BUDGET.runs);
-  const maxCommands = positiveInt('steps', values.steps, DEFAULT_BUDGET.maxCommands);
-  const seed = parseSeed(values.seed);
-  const modelNames = listOf<ModelName>('model', values.model, ['npt', 'tsp', 'ssp']);
-  const propertyNames = listOf<PropertyName>('property', values.property, PROPERTIES.map((p) => p.name));
   const variant = values.variant === undefined ? undefined : findVariant(values.variant);
   if (values.variant !== undefined && variant === undefined) {
     throw new UsageError(`unknown variant '${values.variant}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
   }
+  return {
+    help: values.help === true,
+    list: values.list === true,
+    runs: values.runs === undefined ? DEFAULT_BUDGET.runs : parseCount(values.runs, '--runs'),
+    maxCommands: values.steps === undefined ? DEFAULT_BUDGET.maxCommands : parseCount(values.steps, '--steps'),
+    seed: values.seed === undefined ? draw() : parseSeed(values.seed),
+    models: listOf<ModelName>('model', values.model, MODEL_NAMES),
+    properties: listOf<PropertyName>('property', values.property, PROPERTIES.map((p) => p.name)),
+    variant,
+  };
+}
+
+/** The command line that runs the same checks again. */
+export function reproduceLine(o: StartOptions): string {
+  return [
+    `npm start --`, `--seed ${o.seed}`,
+    ...(o.runs !== DEFAULT_BUDGET.runs ? [`--runs ${o.runs}`] : []),
+    ...(o.maxCommands !== DEFAULT_BUDGET.maxCommands ? [`--steps ${o.maxCommands}`] : []),
+    ...(o.models !== null && o.variant === undefined ? [`--model ${o.models.join(',')}`] : []),
+    ...(o.properties !== null ? [`--property ${o.properties.join(',')}`] : []),
+    ...(o.variant !== undefined ? [`--variant ${o.variant.name}`] : []),
+  ].join(' ');
+}
+
+export function main(argv: readonly string[], io: Io): number {
+  const o = startOptions(argv);
+  if (o.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (o.list) {
+    for (const p of PROPERTIES) io.out(`property ${p.name}: ${p.sentence}`);
+    for (const v of VARIANTS) io.out(`variant ${v.name} (${v.base}): ${v.description}`);
+    return 0;
+  }
+  const { runs, maxCommands, seed, variant } = o;
+  const modelNames = o.models ?? MODEL_NAMES;
+  const propertyNames = o.properties ?? PROPERTIES.map((p) => p.name);
   const base: Record<ModelName, AnyMachine> = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
   const machines = (variant === undefined ? modelNames : [variant.base]).map((m) => (variant?.base === m ? variant.machine : base[m]));
 
-  const reproduce = [
-    `npm start --`, `--seed ${seed}`,
-    ...(runs !== DEFAULT_BUDGET.runs ? [`--runs ${runs}`] : []),
-    ...(maxCommands !== DEFAULT_BUDGET.maxCommands ? [`--steps ${maxCommands}`] : []),
-    ...(values.model !== undefined && variant === undefined ? [`--model ${modelNames.join(',')}`] : []),
-    ...(values.property !== undefined ? [`--property ${propertyNames.join(',')}`] : []),
-    ...(variant !== undefined ? [`--variant ${variant.name}`] : []),
-  ].join(' ');
-  console.log(styleText('bold', `ssp-spec: ${propertyNames.length} properties x ${machines.length} models, ${runs} programs of at most ${maxCommands} commands each, seed ${seed}`));
-  if (variant !== undefined) console.log(`variant ${variant.name}: ${variant.description}`);
+  const reproduce = reproduceLine(o);
+  io.out(styleText('bold', `ssp-spec: ${propertyNames.length} properties x ${machines.length} models, ${runs} programs of at most ${maxCommands} commands each, seed ${seed}`));
+  if (variant !== undefined) io.out(`variant ${variant.name}: ${variant.description}`);
 
   const started = performance.now();
   const results: PropertyResult[] = [];
@@ -99,23 +118,23 @@ function main(argv: readonly string[]): number {
       const r = checkProperty(spec, machine, { runs, maxCommands, seed });
       results.push(r);
       const label = variant?.machine === machine ? `${machine.name} (${variant.name})` : machine.name;
-      console.log(`  ${verdictText(r.verdict)} ${spec.name} on ${label}: ${r.runs} programs, ${r.stats.steps} commands, ${r.seconds.toFixed(1)} s`);
+      io.out(`  ${verdictText(r.verdict)} ${spec.name} on ${label}: ${r.runs} programs, ${r.stats.steps} commands, ${r.seconds.toFixed(1)} s`);
     }
   }
   const wall = (performance.now() - started) / 1000;
 
-  const summary = new Table({ head: ['model', 'property', 'programs', 'commands', 'verdict', 'seconds'], style: { compact: true } });
+  const summary = new Table({ head: ['model', 'property', 'programs', 'commands', 'verdict', 'seconds'], style: tableStyle(io) });
   for (const r of results) summary.push([r.model, r.property.name, r.runs, r.stats.steps, verdictText(r.verdict), r.seconds.toFixed(1)]);
-  console.log(`\n${summary.toString()}`);
+  io.out(`\n${summary.toString()}`);
 
-  const events = new Table({ head: ['per 100 programs (refinement run)', ...results.filter((r) => r.property.name === 'refinement').map((r) => r.model)], style: { compact: true } });
+  const events = new Table({ head: ['per 100 programs (refinement run)', ...results.filter((r) => r.property.name === 'refinement').map((r) => r.model)], style: tableStyle(io) });
   const refinement = results.filter((r) => r.property.name === 'refinement');
   for (const name of EVENT_NAMES) {
     events.push([name, ...refinement.map((r) => ((r.stats.events.get(name) ?? 0) * 100 / Math.max(1, r.runs)).toFixed(1))]);
   }
   const mix = [...new Set(refinement.flatMap((r) => [...r.stats.commands.keys()]))].sort();
   for (const kind of mix) events.push([`command ${kind}`, ...refinement.map((r) => ((r.stats.commands.get(kind) ?? 0) * 100 / Math.max(1, r.runs)).toFixed(1))]);
-  if (refinement.length > 0) console.log(events.toString());
+  if (refinement.length > 0) io.out(events.toString());
 
   for (const r of results) {
     for (const miss of r.floorMisses) {
@@ -134,8 +153,8 @@ replay: npm run replay -- ${file}`);
     }
   }
   const failed = results.filter((r) => r.verdict !== 'pass').length;
-  console.log(`\n${failed === 0 ? styleText('green', 'all properties hold') : styleText('red', `${failed} of ${results.length} checks failed`)} (${wall.toFixed(1)} s)`);
-  console.log(`reproduce: ${reproduce}`);
+  io.out(`\n${failed === 0 ? styleText('green', 'all properties hold') : styleText('red', `${failed} of ${results.length} checks failed`)} (${wall.toFixed(1)} s)`);
+  io.out(`reproduce: ${reproduce}`);
   return failed === 0 ? 0 : 1;
 }
 
@@ -153,4 +172,4 @@ function printCounterexample(r: PropertyResult): void {
   c.events.forEach((e, i) => console.log(`  ${String(i).padStart(3)}  ${describeEvent(e)}`));
 }
 
-runCommand('ssp-spec', main, [], USAGE);
+if (isMain(import.meta.url)) runCommand('ssp-spec', main);

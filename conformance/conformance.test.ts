@@ -8,18 +8,14 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { CATEGORIES, type Mutation, scenarioArb } from './categories.ts';
 import { HarnessError, type OpResult, parseResults } from './protocol.ts';
 import { conformanceUnavailable, runBatch } from './qemu.ts';
+import { envCount, envSeed } from '../properties/seed.ts';
 
 const unavailable = conformanceUnavailable();
 if (unavailable !== null) console.warn(`conformance tests skipped: ${unavailable}`);
 
-const envInt = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  return raw === undefined || raw === '' ? fallback : Number(raw);
-};
-
 describe.skipIf(unavailable !== null)('against QEMU', () => {
-  const scenarios = envInt('SSP_SPEC_CONFORMANCE', 1000);
-  const seed = envInt('SSP_SPEC_CONFORMANCE_SEED', (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0);
+  const scenarios = envCount('SSP_SPEC_CONFORMANCE', 1000);
+  const seed = envSeed('SSP_SPEC_CONFORMANCE_SEED');
   if (unavailable === null) console.log(`conformance/conformance.test.ts: ${scenarios} scenarios, seed ${seed} (reproduce: npm run conformance -- --scenarios ${scenarios} --seed ${seed})`);
   const generated = fc.sample(scenarioArb(CATEGORIES), { numRuns: scenarios, seed });
   let results: OpResult[][] = [];
