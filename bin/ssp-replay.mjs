@@ -3,4 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../cli/replay.ts');
+const { runReplayCommand } = await import('../cli/replay.ts');
+runReplayCommand();

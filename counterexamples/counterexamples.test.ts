@@ -5,14 +5,16 @@
  * refused with a one-line reason.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { VARIANTS } from '../model/variants.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
+import { PROPERTY_NAMES } from '../properties/run.ts';
 import { TraceError } from './itf.ts';
 import { loadTrace, machineFor, replayTrace } from './replay.ts';
+import { TRACE_VARS } from './trace.ts';
 
 const dir = new URL('./seeded/', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.itf.json')).sort();
@@ -20,6 +22,18 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.itf.json')).sort();
 test('every variant has a committed counterexample, and names properties that exist', () => {
   expect(files).toEqual(VARIANTS.map((v) => `${v.name}.itf.json`).sort());
   for (const v of VARIANTS) for (const p of v.caughtBy) expect(PROPERTIES.map((x) => x.name)).toContain(p);
+});
+
+test('the schema names the properties, models, variants and variables the code has', () => {
+  const schema = JSON.parse(readFileSync(new URL('./schema.json', import.meta.url), 'utf8')) as {
+    properties: { vars: { items: { enum: string[] } } };
+    definitions: { meta: { properties: Record<string, { enum?: string[] }> } };
+  };
+  const meta = schema.definitions.meta.properties;
+  expect(meta.property?.enum).toEqual([...PROPERTY_NAMES]);
+  expect(meta.model?.enum).toEqual(['npt', 'tsp', 'ssp']);
+  expect(meta.variant?.enum).toEqual(['none', ...VARIANTS.map((v) => v.name)]);
+  expect(schema.properties.vars.items.enum).toEqual([...TRACE_VARS]);
 });
 
 describe.each(files)('%s', (file) => {
@@ -48,11 +62,12 @@ describe.each(files)('%s', (file) => {
 describe('a file that cannot be read is refused with one line', () => {
   const good = readFileSync(join(dir, files[0] ?? ''), 'utf8');
   const tmp = mkdtempSync(join(tmpdir(), 'ssp-spec-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
   const cases: [string, string, RegExp][] = [
     ['malformed JSON', '{"states": [', /^malformed JSON/],
     ['wrong schema version', good.replace('ssp-spec-counterexample/1', 'ssp-spec-counterexample/2'), /^wrong schema version/],
-    ['unknown action', good.replace('"kind": "satp"', '"kind": "teleport"'), /unknown action 'teleport'/],
-    ['not a trace', '{"hello": 1}', /^not a counterexample trace/],
+    ['unknown action', good.replace('"kind": "satp"', '"kind": "teleport"'), /^state 1: action\.kind must be one of ptStore, .* \(got 'teleport'\)$/],
+    ['not a trace', '{"hello": 1}', /^#meta is missing$/],
     ['address out of range', good.replace(/"va": \{\s*"#bigint": "\d+"/, '"va": {"#bigint": "1234567890"'), /out of range/],
   ];
   test.each(cases)('%s', (_name, text, reason) => {

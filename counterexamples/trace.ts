@@ -8,12 +8,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Gva, hex } from '../spec/address.ts';
 import type { Memory } from '../spec/memory.ts';
-import { guestMemoryView } from '../model/host.ts';
+import { type HostState, guestMemoryView } from '../model/host.ts';
 import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { GuestKind } from '../properties/commands.ts';
 import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
-import { type PropertyName, type Violation, describeEvent, runProgram } from '../properties/run.ts';
-import { type CounterexampleMeta, type ItfState, type ItfTrace, SCHEMA_VERSION, big, eventToItf, memoryToItf, toItf } from './itf.ts';
+import { type PropertyName, type StepRecord, type Violation, describeEvent, runProgram } from '../properties/run.ts';
+import { type CounterexampleMeta, type ItfState, type ItfTrace, type ItfValue, SCHEMA_VERSION, big, eventToItf, memoryToItf, toItf } from './itf.ts';
 
 const packageVersion = (pkg: string): string =>
   (JSON.parse(readFileSync(new URL(pkg, import.meta.url), 'utf8')) as { version: string }).version;
@@ -30,32 +30,74 @@ export interface TraceRun {
   readonly initialMemory?: Memory;
 }
 
-/** Run the events on the machine and record one ITF state per step (state 0 is the boot state); stops at a violation. */
-export function traceStates(machine: AnyMachine, events: readonly MachineEvent[], run: TraceRun): { states: ItfState[]; violation: Violation | null } {
+/** A run of a program with every step's result kept: what a trace's states are made from. */
+export interface RecordedRun {
+  readonly machine: AnyMachine;
+  readonly initialMemory: Memory;
+  readonly records: readonly StepRecord[];
+  readonly violation: Violation | null;
+}
+
+/** Run the events on the machine beside the reference, checking the property, keeping every step; stops at a violation. */
+export function recordRun(machine: AnyMachine, events: readonly MachineEvent[], run: TraceRun): RecordedRun {
   const initialMemory = run.initialMemory ?? bootMemory();
   const r = runProgram(machine, events, {
     checks: new Set([run.property]), guest: run.guest, record: true, initialMemory, universe: run.universe ?? VAS,
   });
-  const boot = machine.init(guestConfig, initialMemory);
-  const snap0 = machine.view.snapshot(boot);
+  return { machine, initialMemory, records: r.trace, violation: r.violation };
+}
+
+/**
+ * One state of a trace, its guest memory kept as the persistent Memory: as ITF it
+ * is as large as memory, so it is converted only when asked (itfState), and a
+ * display can diff two states' memories page by page, unchanged pages being
+ * shared, at a cost that does not grow with the trace.
+ */
+export interface TraceStep {
+  readonly index: number;
+  /** What ran; null for the boot state. */
+  readonly event: MachineEvent | null;
+  readonly action: ItfValue;
+  readonly priv: string;
+  readonly guestSatp: ItfValue;
+  readonly guestMemory: Memory;
+  readonly tables: ItfValue;
+  readonly tlb: readonly string[];
+  readonly observation: string;
+  readonly allowed: readonly string[];
+  readonly traps: readonly string[];
+  readonly exits: { readonly [reason: string]: number };
+  readonly violation: string;
+}
+
+/** The states of a recorded run, boot state first, made one at a time (a long trace is never all in memory as ITF). */
+export function* traceSteps(r: RecordedRun): Generator<TraceStep> {
+  const { machine } = r;
+  const snap0 = machine.view.snapshot(machine.init(guestConfig, r.initialMemory));
+  yield {
+    index: 0, event: null, action: { kind: 'init', text: 'boot' }, priv: 'VS', guestSatp: { mode: 'bare' }, guestMemory: r.initialMemory,
+    tables: toItf(snap0.tables), tlb: [...snap0.tlb], observation: '', allowed: [], traps: [], exits: {}, violation: '',
+  };
   const exits = new Map<string, number>();
-  const states: ItfState[] = [{
-    '#meta': { index: 0 }, step: 0, action: { kind: 'init', text: 'boot' }, priv: 'VS',
-    guestSatp: { mode: 'bare' }, guestMemory: memoryToItf(initialMemory), tables: toItf(snap0.tables), tlb: [...snap0.tlb],
-    observation: '', allowed: [], traps: [], exits: {}, violation: '',
-  }];
-  r.trace.forEach((rec, i) => {
+  let host: HostState | null = null;
+  let guestMemory = r.initialMemory;
+  for (let i = 0; i < r.records.length; i++) {
+    const rec = r.records[i] as StepRecord;
     const s = rec.result.state;
+    // Most steps leave the host's memory and p2m as they were (the same objects): the guest's view of them is the one already made.
+    const h = machine.view.host(s);
+    if (host === null || h.mem !== host.mem || h.p2m !== host.p2m || h.backs !== host.backs) guestMemory = guestMemoryView(h);
+    host = h;
     for (const t of rec.result.traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
     const snap = machine.view.snapshot(s);
     const satp = machine.view.guestSatp(s);
-    states.push({
-      '#meta': { index: i + 1 },
-      step: i + 1,
+    yield {
+      index: i + 1,
+      event: rec.event,
       action: eventToItf(rec.event, describeEvent(rec.event)),
       priv: rec.event.kind === 'access' ? (rec.event.priv === 'U' ? 'VU' : 'VS') : rec.event.kind.startsWith('host') ? 'HS' : 'VS',
       guestSatp: satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) },
-      guestMemory: memoryToItf(guestMemoryView(machine.view.host(s))),
+      guestMemory,
       tables: toItf(snap.tables),
       tlb: [...snap.tlb],
       observation: rec.outcome ?? '',
@@ -63,9 +105,22 @@ export function traceStates(machine: AnyMachine, events: readonly MachineEvent[]
       traps: rec.result.traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
       exits: Object.fromEntries([...exits].sort()),
       violation: r.violation !== null && i === r.violation.step ? r.violation.message : '',
-    });
-  });
-  return { states, violation: r.violation };
+    };
+  }
+}
+
+/** A step as the ITF state a file records. */
+export function itfState(s: TraceStep): ItfState {
+  return {
+    '#meta': { index: s.index }, step: s.index, action: s.action, priv: s.priv, guestSatp: s.guestSatp, guestMemory: memoryToItf(s.guestMemory),
+    tables: s.tables, tlb: s.tlb, observation: s.observation, allowed: s.allowed, traps: s.traps, exits: s.exits, violation: s.violation,
+  };
+}
+
+/** Run the events on the machine and record one ITF state per step (state 0 is the boot state); stops at a violation. */
+export function traceStates(machine: AnyMachine, events: readonly MachineEvent[], run: TraceRun): { states: ItfState[]; violation: Violation | null } {
+  const r = recordRun(machine, events, run);
+  return { states: [...traceSteps(r)].map(itfState), violation: r.violation };
 }
 
 export interface TraceSource {
