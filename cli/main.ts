@@ -17,7 +17,7 @@ import { describeCommand } from '../properties/commands.ts';
 import { EVENT_NAMES, type PropertyName, describeEvent } from '../properties/run.ts';
 import { DEFAULT_BUDGET, type PropertyResult, checkProperty } from '../properties/suite.ts';
 import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
-import { buildTrace, writeTrace } from '../counterexamples/trace.ts';
+import { saveCounterexample } from '../counterexamples/store.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
@@ -115,7 +115,8 @@ export function main(argv: readonly string[], io: Io): number {
   const results: PropertyResult[] = [];
   for (const spec of PROPERTIES.filter((p) => propertyNames.includes(p.name))) {
     for (const machine of machines.filter((m) => spec.models.includes(m.name))) {
-      const r = checkProperty(spec, machine, { runs, maxCommands, seed });
+      // A variant's evidence must pass on the model it breaks (properties/suite.ts minimises with both).
+      const r = checkProperty(spec, machine, { runs, maxCommands, seed }, variant?.machine === machine ? { correct: base[variant.base] } : {});
       results.push(r);
       const label = variant?.machine === machine ? `${machine.name} (${variant.name})` : machine.name;
       io.out(`  ${verdictText(r.verdict)} ${spec.name} on ${label}: ${r.runs} programs, ${r.stats.steps} commands, ${r.seconds.toFixed(1)} s`);
@@ -138,18 +139,22 @@ export function main(argv: readonly string[], io: Io): number {
 
   for (const r of results) {
     for (const miss of r.floorMisses) {
-      console.log(styleText('yellow', `vacuous: ${r.property.name} on ${r.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
+      io.out(styleText('yellow', `vacuous: ${r.property.name} on ${r.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
     }
-    if (r.counterexample !== null) {
-      printCounterexample(r);
-      const name = variant !== undefined && variant.base === r.model ? variant.name : 'none';
-      const file = `counterexamples/runs/${name === 'none' ? r.model : name}-${r.property.name}-seed${seed}.itf.json`;
-      writeTrace(file, buildTrace({
-        machine: machines.find((m) => m.name === r.model) ?? base[r.model as ModelName], variant: name, property: r.property.name,
-        guest: r.counterexample.guest, events: r.counterexample.events, seed, path: r.path ?? '',
-      }));
-      console.log(`saved: ${file}
-replay: npm run replay -- ${file}`);
+    const c = r.counterexample;
+    if (c !== null) {
+      printCounterexample(io, r);
+      // The evidence names the machine it fails on: the variant, or its correct model if that fails too.
+      const onVariant = variant !== undefined && c.failsOn === variant.machine;
+      if (variant !== undefined && !onVariant) io.out(styleText('red', `the program fails on the correct ${variant.base} too: this is evidence against ${variant.base}, not ${variant.name}`));
+      const name = onVariant ? variant.name : 'none';
+      const file = `counterexamples/runs/${onVariant ? variant.name : r.model}-${r.property.name}-seed${seed}.itf.json`;
+      const saved = saveCounterexample({
+        file, machine: c.failsOn, correct: onVariant ? base[variant.base] : null, variant: name, property: r.property.name,
+        guest: c.guest, events: c.events, seed, path: r.path ?? '',
+      });
+      if (saved.saved) io.out(`saved: ${file}\nreplay: npm run replay -- ${file}`);
+      else io.out(styleText('red', `not saved: ${saved.reason}`));
     }
   }
   const failed = results.filter((r) => r.verdict !== 'pass').length;
@@ -162,14 +167,18 @@ function verdictText(v: PropertyResult['verdict']): string {
   return v === 'pass' ? styleText('green', 'PASS') : v === 'fail' ? styleText('red', 'FAIL') : styleText('yellow', 'VACUOUS');
 }
 
-function printCounterexample(r: PropertyResult): void {
+function printCounterexample(io: Io, r: PropertyResult): void {
   const c = r.counterexample;
   if (c === null) return;
-  console.log(styleText('red', `\n${r.property.name} fails on ${r.model}: ${c.violation.message}`));
-  console.log(`shrunk program (${c.guest} guest, ${c.program.length} commands, fast-check path ${r.path ?? '-'}):`);
-  for (const cmd of c.program) console.log(`  ${describeCommand(cmd)}`);
-  console.log(`as it ran (${c.events.length} steps, the last one fails):`);
-  c.events.forEach((e, i) => console.log(`  ${String(i).padStart(3)}  ${describeEvent(e)}`));
+  io.out(styleText('red', `\n${r.property.name} fails on ${r.model}: ${c.violation.message}`));
+  if (c.program !== null) {
+    io.out(`shrunk program (${c.guest} guest, ${c.program.length} commands, fast-check path ${r.path ?? '-'}):`);
+    for (const cmd of c.program) io.out(`  ${describeCommand(cmd)}`);
+    io.out(`as it ran (${c.events.length} steps, the last one fails):`);
+  } else {
+    io.out(`shrunk program (${c.guest} guest, minimised step by step, fast-check path ${r.path ?? '-'}): ${c.events.length} steps, the last one fails:`);
+  }
+  c.events.forEach((e, i) => io.out(`  ${String(i).padStart(3)}  ${describeEvent(e)}`));
 }
 
 if (isMain(import.meta.url)) runCommand('ssp-spec', main);

@@ -23,7 +23,7 @@ export interface Variant {
   /**
    * The properties that catch it (names from properties/catalogue.ts): measured, each
    * caught it in 5 of 5 seeds within 1,000 programs; the first is the one its
-   * committed counterexample shows. properties/variants.test.ts checks every pair.
+   * committed counterexample shows. counterexamples/variant-evidence.ts checks every pair.
    */
   readonly caughtBy: readonly string[];
   readonly machine: AnyMachine;

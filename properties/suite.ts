@@ -27,9 +27,29 @@ export interface FloorMiss {
 
 export interface Counterexample {
   readonly guest: GuestKind;
-  readonly program: readonly Command[];
+  /**
+   * The generated commands the steps are the resolution of (up to the failing step),
+   * or null when the steps were minimised one by one below the commands (arbitrary
+   * guests only): then the steps are the program.
+   */
+  readonly program: readonly Command[] | null;
+  /** The steps that ran, the last one failing. */
   readonly events: readonly MachineEvent[];
   readonly violation: Violation;
+  /**
+   * The machine the steps fail on: the one checked, or, when the steps fail on the
+   * correct model too, that model (the evidence is then about it, not the variant).
+   */
+  readonly failsOn: AnyMachine;
+}
+
+export interface CheckOptions {
+  /**
+   * For a seeded-bug variant, the correct model it breaks: a counterexample is kept
+   * only as a program that fails on the variant and passes on this model, so that
+   * the evidence never blames the variant for what the model does too.
+   */
+  readonly correct?: AnyMachine;
 }
 
 export interface PropertyResult {
@@ -45,7 +65,7 @@ export interface PropertyResult {
   readonly floorMisses: readonly FloorMiss[];
 }
 
-export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: Budget): PropertyResult {
+export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: Budget, options: CheckOptions = {}): PropertyResult {
   const checks = new Set([spec.name]);
   const stats = emptyStats();
   let runs = 0;
@@ -63,22 +83,13 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
       if (r.violation !== null) failed = true;
       return r.violation === null;
     }),
-    { numRuns: budget.runs, seed: budget.seed },
+    { numRuns: budget.runs, seed: budget.seed | 0 },
   );
   const seconds = (performance.now() - started) / 1000;
   let counterexample: Counterexample | null = null;
   if (details.failed && details.counterexample !== null) {
-    const [{ guest, program: shrunk }] = details.counterexample;
-    const violationOf = (p: readonly Command[]) => runProgram(machine, resolveProgram(p, guest), { checks, guest }).violation;
-    const program = minimize(shrunk, (p) => violationOf(p) !== null);
-    // Then at the level of resolved steps, which is what a counterexample file keeps.
-    const stepViolation = (es: readonly MachineEvent[]) => runProgram(machine, es, { checks, guest }).violation;
-    const first = stepViolation(resolveProgram(program, guest));
-    if (first === null) throw new Error(`the shrunk counterexample of ${spec.name} on ${machine.name} does not reproduce`);
-    const events = minimize(resolveProgram(program, guest).slice(0, first.step + 1), (es) => stepViolation(es) !== null);
-    const violation = stepViolation(events);
-    if (violation === null) throw new Error(`the minimized counterexample of ${spec.name} on ${machine.name} does not reproduce`);
-    counterexample = { guest, program, events: events.slice(0, violation.step + 1), violation };
+    const [{ guest, program }] = details.counterexample;
+    counterexample = minimalCounterexample(spec, machine, guest, program, options.correct);
   }
   const floorMisses: FloorMiss[] = [];
   if (!details.failed) {
@@ -99,6 +110,43 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
     counterexample,
     floorMisses,
   };
+}
+
+/**
+ * From fast-check's shrunk program to the evidence a file keeps: 1-minimal, and
+ * honest. Removing a step must not change what the program is: a well-behaved
+ * guest's program is minimised by whole commands only (each still resolves to
+ * eager fences), an arbitrary guest's also step by step. Every candidate must fail
+ * on the machine and, for a variant, pass on the correct model.
+ */
+function minimalCounterexample(
+  spec: PropertySpec, machine: AnyMachine, guest: GuestKind, shrunk: readonly Command[], correct: AnyMachine | undefined,
+): Counterexample {
+  const checks = new Set([spec.name]);
+  const violationOn = (m: AnyMachine, es: readonly MachineEvent[]) => runProgram(m, es, { checks, guest }).violation;
+  // A variant's counterexample must pass on the model it breaks; if the shrunk program fails there too, the evidence is about the model.
+  const againstCorrect = correct !== undefined && correct !== machine && violationOn(correct, resolveProgram(shrunk, guest)) === null;
+  const failsOn = correct !== undefined && !againstCorrect ? correct : machine;
+  const honest = (es: readonly MachineEvent[]) =>
+    violationOn(failsOn, es) !== null && (!againstCorrect || correct === undefined || violationOn(correct, es) === null);
+  const program = minimize(shrunk, (p) => honest(resolveProgram(p, guest)));
+  let events: readonly MachineEvent[] = resolveProgram(program, guest);
+  let exact = true;
+  const first = violationOn(failsOn, events);
+  if (first === null || !honest(events)) throw new Error(`the shrunk counterexample of ${spec.name} on ${machine.name} does not reproduce`);
+  // The run stops at the failing step: what a program would do after it is not evidence.
+  const prefix = events.slice(0, first.step + 1);
+  if (prefix.length < events.length && honest(prefix)) events = prefix;
+  if (guest === 'arbitrary') {
+    const fewer = minimize(events, honest);
+    if (fewer.length < events.length) {
+      events = fewer;
+      exact = false;
+    }
+  }
+  const violation = violationOn(failsOn, events);
+  if (violation === null) throw new Error(`the minimized counterexample of ${spec.name} on ${machine.name} does not reproduce`);
+  return { guest, program: exact ? program : null, events, violation, failsOn };
 }
 
 /**
