@@ -4,10 +4,12 @@
  * one, and a wall-clock limit would turn that into a failure. The timeouts are
  * only there to end a run that hangs.
  */
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // StrykerJS copies the project into .stryker-tmp while `npm run mutation` runs.
+    exclude: [...configDefaults.exclude, '.stryker-tmp/**'],
     // Both cores: vitest would otherwise leave one of two for its main process, which mostly waits.
     maxWorkers: 2,
     testTimeout: 20 * 60_000,
