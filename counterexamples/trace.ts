@@ -12,7 +12,7 @@ import { type HostState, guestMemoryView } from '../model/host.ts';
 import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { GuestKind } from '../properties/commands.ts';
 import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
-import { type PropertyName, type StepRecord, type Violation, describeEvent, runProgram } from '../properties/run.ts';
+import { type PropertyName, type TracedStep, type Violation, describeEvent, runProgram } from '../properties/run.ts';
 import { type CounterexampleMeta, type ItfState, type ItfTrace, type ItfValue, SCHEMA_VERSION, big, eventToItf, memoryToItf, toItf } from './itf.ts';
 
 const packageVersion = (pkg: string): string =>
@@ -34,7 +34,7 @@ export interface TraceRun {
 export interface RecordedRun {
   readonly machine: AnyMachine;
   readonly initialMemory: Memory;
-  readonly records: readonly StepRecord[];
+  readonly records: readonly TracedStep[];
   readonly violation: Violation | null;
 }
 
@@ -82,27 +82,32 @@ export function* traceSteps(r: RecordedRun): Generator<TraceStep> {
   let host: HostState | null = null;
   let guestMemory = r.initialMemory;
   for (let i = 0; i < r.records.length; i++) {
-    const rec = r.records[i] as StepRecord;
-    const s = rec.result.state;
+    const traced = r.records[i] as TracedStep;
+    // A step the machine could not complete leaves its state as it was, with no traps and nothing observed.
+    const rec = traced.kind === 'step' ? traced.record : null;
+    const event = traced.kind === 'step' ? traced.record.event : traced.event;
+    const s = traced.kind === 'step' ? traced.record.after : traced.before;
+    const traps = rec?.result.traps ?? [];
     // Most steps leave the host's memory and p2m as they were (the same objects): the guest's view of them is the one already made.
     const h = machine.view.host(s);
     if (host === null || h.mem !== host.mem || h.p2m !== host.p2m || h.backs !== host.backs) guestMemory = guestMemoryView(h);
     host = h;
-    for (const t of rec.result.traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
+    for (const t of traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
     const snap = machine.view.snapshot(s);
     const satp = machine.view.guestSatp(s);
+    const reached = rec?.access?.reached;
     yield {
       index: i + 1,
-      event: rec.event,
-      action: eventToItf(rec.event, describeEvent(rec.event)),
-      priv: rec.event.kind === 'access' ? (rec.event.priv === 'U' ? 'VU' : 'VS') : rec.event.kind.startsWith('host') ? 'HS' : 'VS',
+      event,
+      action: eventToItf(event, describeEvent(event)),
+      priv: event.kind === 'access' ? (event.priv === 'U' ? 'VU' : 'VS') : event.kind.startsWith('host') ? 'HS' : 'VS',
       guestSatp: satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) },
       guestMemory,
       tables: toItf(snap.tables),
       tlb: [...snap.tlb],
-      observation: rec.outcome ?? '',
-      allowed: [...(rec.allowed ?? [])],
-      traps: rec.result.traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
+      observation: reached?.kind === 'guest' ? reached.key : '',
+      allowed: [...(rec?.access?.allowedKeys ?? [])],
+      traps: traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
       exits: Object.fromEntries([...exits].sort()),
       violation: r.violation !== null && i === r.violation.step ? r.violation.message : '',
     };

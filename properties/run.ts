@@ -1,7 +1,8 @@
 /**
- * Run one resolved program on one machine beside the reference, checking the
- * selected properties at every step (not only after full fences: a shadow emptied
- * at a full fence and refilled lazily always agrees at that moment).
+ * Run one resolved program on one machine beside the reference, in lockstep: each
+ * step becomes a step record (record.ts), and the selected properties judge every
+ * record (not only after full fences: a shadow emptied at a full fence and refilled
+ * lazily always agrees at that moment). The run stops at the first violation.
  *
  * Each machine is checked against the reference advanced by *its own* outcomes:
  * a store through an allowed stale translation lands in different frames on
@@ -21,6 +22,7 @@ import { type HostState, guestPageOf, hostMapping } from '../model/host.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type Observation, type StepResult } from '../model/machine.ts';
 import type { GuestKind } from './commands.ts';
 import { ALL_FRAMES, VAS, bootMemory, guestConfig } from './pools.ts';
+import type { AccessRecord, Reached, StepRecord } from './record.ts';
 
 export const PROPERTY_NAMES = ['refinement', 'determinism', 'justified-shadow', 'isolation', 'transparency'] as const;
 export type PropertyName = (typeof PROPERTY_NAMES)[number];
@@ -44,12 +46,10 @@ export interface Violation {
   readonly message: string;
 }
 
-export interface StepRecord {
-  readonly event: MachineEvent;
-  readonly allowed: readonly string[] | null;
-  readonly outcome: string | null;
-  readonly result: StepResult<unknown>;
-}
+/** A step as a trace keeps it: its record, or, for a step the machine could not complete, what ran and the state it ran from. */
+export type TracedStep =
+  | { readonly kind: 'step'; readonly record: StepRecord }
+  | { readonly kind: 'stuck'; readonly event: MachineEvent; readonly before: unknown };
 
 export interface RunStats {
   readonly commands: Map<string, number>;
@@ -77,7 +77,8 @@ export const describeEvent = (e: MachineEvent): string =>
 export interface RunResult {
   readonly violation: Violation | null;
   readonly stats: RunStats;
-  readonly trace: readonly StepRecord[];
+  /** With `record`: every step that ran, the failing one included. */
+  readonly trace: readonly TracedStep[];
 }
 
 export interface RunOptions {
@@ -89,14 +90,38 @@ export interface RunOptions {
   readonly universe?: readonly Gva[];
 }
 
-/** The guest-physical outcome a machine's observation stands for, or null if its host frame backs no guest page. */
-function observedOutcome(h: HostState, o: Observation): Outcome | null {
-  if (o.kind === 'fault') return o;
-  const gpn = guestPageOf(h, o.hpa >> PAGE_SHIFT);
-  return gpn === null ? null : { kind: 'ok', pa: gpa((gpn << PAGE_SHIFT) | (o.hpa & 0xfffn)), adUpdate: null };
+/** What a run gives a property before its first step. */
+export interface RunContext {
+  readonly machine: AnyMachine;
+  readonly guest: GuestKind;
+  readonly initialMemory: Memory;
 }
 
-const GUEST_CAUSES = new Set([1, 5, 7, 12, 13, 15]);
+/** A property's judgement of one step: its state after the step, or what is wrong. */
+export type Verdict<S> = { readonly state: S } | { readonly violation: string };
+
+interface Check<S> {
+  readonly start: (run: RunContext) => S;
+  readonly step: (state: S, record: StepRecord) => Verdict<S>;
+}
+
+/** The guest-physical outcome a machine's observation stands for (decision 0005). */
+function reachedOf(h: HostState, o: Observation | null): Reached {
+  if (o === null) return { kind: 'missing' };
+  if (o.kind === 'fault') return { kind: 'guest', observation: o, outcome: o, key: outcomeKey(o) };
+  const hpn = o.hpa >> PAGE_SHIFT;
+  const gpn = guestPageOf(h, hpn);
+  if (gpn === null) return { kind: 'unbacked', observation: o, hpn };
+  const outcome: Outcome = { kind: 'ok', pa: gpa((gpn << PAGE_SHIFT) | (o.hpa & 0xfffn)), adUpdate: null };
+  return { kind: 'guest', observation: o, outcome, key: outcomeKey(outcome) };
+}
+
+/** Why the reference cannot follow an access (its outcome is not guest-physical), or null if it can. */
+export function unfollowable(a: AccessRecord): string | null {
+  if (a.reached.kind === 'missing') return 'the machine reported no observation for an access';
+  if (a.reached.kind === 'unbacked') return `${describeAction(a.action)} reached host frame ${hex(a.reached.hpn)}, which backs no guest page`;
+  return null;
+}
 
 export function runProgram(machine: AnyMachine, events: readonly MachineEvent[], opts: RunOptions): RunResult {
   const cfg = guestConfig;
@@ -104,148 +129,131 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
   let ref: ReferenceState = initialReference(cfg, opts.universe ?? VAS, initial);
   let s = machine.init(cfg, initial);
   const stats = emptyStats();
-  const trace: StepRecord[] = [];
-  const on = (p: PropertyName) => opts.checks.has(p);
-  let lastSatp: Satp = { mode: 'bare' };
-  const written = new Set<bigint>(ALL_FRAMES);
+  const trace: TracedStep[] = [];
+  const selected = PROPERTY_NAMES.filter((p) => opts.checks.has(p)).map((name) => ({ name, check: CHECKS[name] }));
+  const [first] = selected;
+  if (first === undefined) throw new RangeError('runProgram: no property to check');
+  const context: RunContext = { machine, guest: opts.guest, initialMemory: initial };
+  const states: unknown[] = selected.map((p) => p.check.start(context));
+  let satpWritten: Satp = { mode: 'bare' };
   let fencedSinceSatp = true;
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as MachineEvent;
-    let allowedKeys: string[] | null = null;
-    let outcomeText: string | null = null;
-    let result: StepResult<unknown> | null = null;
-    const fail = (property: PropertyName, message: string): RunResult => {
-      // The failing step is recorded too (with the state before it if the machine could not complete it).
-      if (opts.record && trace.length === i) {
-        trace.push({ event: e, allowed: allowedKeys, outcome: outcomeText, result: result ?? { state: s, observation: null, traps: [], events: [], walkRefs: 0 } });
-      }
-      return { violation: { property, step: i, event: e, message }, stats, trace };
-    };
+    const fail = (property: PropertyName, message: string): RunResult => ({ violation: { property, step: i, event: e, message }, stats, trace });
     stats.steps++;
     bump(stats.commands, e.kind);
     const before = s;
-    const hostBefore = machine.view.host(before);
-    const protectedBefore = machine.view.protectedPageTables(before);
     let r: StepResult<unknown>;
     try {
       r = machine.step(s, e);
-      result = r;
     } catch (err) {
       // A model that cannot complete a step (a shadow fault that recurs forever) hangs the guest: visible under every property.
       if (!(err instanceof LivelockError)) throw err;
-      const [first] = opts.checks;
-      return fail(first ?? 'refinement', `the machine could not complete the step: ${err.message}`);
+      if (opts.record) trace.push({ kind: 'stuck', event: e, before });
+      return fail(first.name, `the machine could not complete the step: ${err.message}`);
     }
-    s = r.state;
-    const host = machine.view.host(s);
+    const hostAfter = machine.view.host(r.state);
     for (const ev of r.events) if ((EVENT_NAMES as readonly string[]).includes(ev)) bump(stats.events, ev as EventName);
     for (const t of r.traps) if (t.cost !== 'none') bump(stats.events, t.cost);
     bump(stats.events, 'walk-refs', r.walkRefs);
 
+    let access: AccessRecord | null = null;
+    let refAfter: ReferenceState | null = ref;
     if (e.kind === 'access') {
       bump(stats.events, 'access');
       const allowed = allowedOutcomes(ref, e);
-      allowedKeys = allowed.map(outcomeKey);
-      const obs = r.observation;
-      if (obs === null) return fail('refinement', 'the machine reported no observation for an access');
-      const outcome = observedOutcome(host, obs);
-      if (outcome === null) {
-        return fail(on('isolation') ? 'isolation' : 'refinement',
-          `${describeAction(e)} reached host frame ${hex(obs.kind === 'ok' ? obs.hpa >> PAGE_SHIFT : 0n)}, which backs no guest page`);
+      const allowedKeys = allowed.map(outcomeKey);
+      const reached = reachedOf(hostAfter, r.observation);
+      const choice = allowed.length > 1;
+      let match: Outcome | undefined;
+      let fresh: boolean | null = null;
+      if (reached.kind === 'guest') {
+        match = allowed.find((_a, k) => allowedKeys[k] === reached.key);
+        // With one allowed outcome it is the fresh one: walk again only when there is a choice.
+        fresh = choice ? reached.key === outcomeKey(freshOutcome(ref, e)) : match !== undefined;
+        bump(stats.events, choice ? 'stale-allowed' : 'deterministic-access');
+        if (choice && !fresh) bump(stats.events, 'stale-taken');
+        refAfter = referenceAccess(ref, e, match ?? reached.outcome);
+      } else {
+        refAfter = null;
       }
-      outcomeText = outcomeKey(outcome);
-      const match = allowed.find((a) => outcomeKey(a) === outcomeText);
-      if (allowed.length > 1) bump(stats.events, 'stale-allowed');
-      else bump(stats.events, 'deterministic-access');
-      // With one allowed outcome it is the fresh one: walk again only when there is a choice.
-      if (allowed.length > 1 && outcomeText !== outcomeKey(freshOutcome(ref, e))) bump(stats.events, 'stale-taken');
-      if (on('determinism')) {
-        if (opts.guest === 'well-behaved' && allowed.length !== 1) {
-          return fail('determinism', `the reference allows ${allowed.length} outcomes (${allowedKeys.join('; ')}) for a well-behaved guest`);
-        }
-        if (allowed.length === 1 && match === undefined) {
-          return fail('determinism', `the architecture allows only ${allowedKeys[0]}, the machine gave ${outcomeText}`);
-        }
-      }
-      if (on('refinement') && match === undefined) {
-        return fail('refinement', `${outcomeText} is not allowed; allowed: ${allowedKeys.join('; ')}`);
-      }
-      if (on('refinement') && obs.kind === 'ok' && outcome.kind === 'ok' && e.access !== 'store') {
-        const expected = readWord(ref.mem, outcome.pa & ~7n);
-        if (obs.value !== expected) return fail('refinement', `loaded ${hex(obs.value)} from ${hex(outcome.pa)}, memory holds ${hex(expected)}`);
-      }
-      // TSP sees every guest store to a page-table page it protects: such a store never completes without an exit.
-      if (on('transparency') && machine.name === 'tsp' && e.access === 'store' && outcome.kind === 'ok'
-        && protectedBefore.has(outcome.pa >> PAGE_SHIFT) && !r.traps.some((t) => t.cost === 'vm-exit')) {
-        return fail('transparency', `a store reached protected page-table page ${hex(outcome.pa >> PAGE_SHIFT)} without an exit`);
-      }
-      if (on('transparency') && obs.kind === 'fault' && !GUEST_CAUSES.has(obs.cause)) {
-        return fail('transparency', `the guest saw cause ${obs.cause}, which only the hypervisor should see`);
-      }
-      if (on('isolation') && obs.kind === 'ok' && e.access === 'store' && outcome.kind === 'ok') {
-        const gpn = outcome.pa >> PAGE_SHIFT;
-        // Logged by this step: an earlier log of the page says nothing about this store.
-        if (hostMapping(hostBefore, gpn).writeProtected && !(r.events.includes('dirty-logged') && host.dirty.has(gpn))) {
-          return fail('isolation', `a store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`);
-        }
-      }
-      ref = referenceAccess(ref, e, match ?? outcome);
+      access = { action: e, allowed, allowedKeys, reached, match, choice, fresh };
     } else if (e.kind === 'hostRemap' || e.kind === 'hostWriteProtect' || e.kind === 'hostUnprotect') {
       if (e.kind === 'hostRemap') bump(stats.events, 'host-remap');
       if (e.kind === 'hostWriteProtect') bump(stats.events, 'host-write-protect');
     } else {
       if (e.kind === 'satp') {
         const next: Satp = e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(cfg, e.satp.asid) };
-        if (!fencedSinceSatp && JSON.stringify(next, jsonBigint) !== JSON.stringify(lastSatp, jsonBigint)) {
+        if (!fencedSinceSatp && JSON.stringify(next, jsonBigint) !== JSON.stringify(satpWritten, jsonBigint)) {
           bump(stats.events, 'asid-switch-no-fence');
         }
-        lastSatp = next;
+        satpWritten = next;
         fencedSinceSatp = false;
       }
       if (e.kind === 'sfence' && e.rs1 === null) fencedSinceSatp = true;
-      if (on('isolation') && e.kind === 'ptStore') {
-        const gpn = e.addr >> PAGE_SHIFT;
-        if (hostMapping(hostBefore, gpn).writeProtected && !(r.events.includes('dirty-logged') && host.dirty.has(gpn))) {
-          return fail('isolation', `a page-table store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`);
-        }
-      }
-      ref = referenceStep(ref, e);
+      refAfter = referenceStep(ref, e);
     }
 
-    if (opts.record) trace.push({ event: e, allowed: allowedKeys, outcome: outcomeText, result: r });
-
-    if (e.kind === 'ptStore') written.add(e.addr >> PAGE_SHIFT);
-    if (e.kind === 'hostRemap') written.add(e.gpn);
-    if (e.kind === 'access' && e.access === 'store' && r.observation?.kind === 'ok') {
-      const gpn = guestPageOf(host, r.observation.hpa >> PAGE_SHIFT);
-      if (gpn !== null) written.add(gpn);
+    const record: StepRecord = {
+      step: i, event: e, guest: opts.guest, machine, before, after: r.state, result: r,
+      hostBefore: machine.view.host(before), hostAfter, protectedBefore: machine.view.protectedPageTables(before),
+      refBefore: ref, refAfter, access, satpWritten,
+    };
+    if (opts.record) trace.push({ kind: 'step', record });
+    for (let k = 0; k < selected.length; k++) {
+      const p = selected[k] as (typeof selected)[number];
+      const v = p.check.step(states[k], record);
+      if ('violation' in v) return fail(p.name, v.violation);
+      states[k] = v.state;
     }
-    if (on('refinement')) {
-      const m = memoryMismatch(ref, host, written);
-      if (m !== null) return fail('refinement', m);
-    }
-    if (on('isolation')) {
-      for (const t of machine.view.hostTranslations(s)) {
-        if (guestPageOf(host, t.hpn) !== t.gpn) {
-          return fail('isolation', `${t.what} maps guest page ${hex(t.gpn)} to host frame ${hex(t.hpn)}, which backs ${fmt(guestPageOf(host, t.hpn))}`);
-        }
-      }
-    }
-    if (on('justified-shadow')) {
-      const m = unjustifiedLeaf(machine, s, ref);
-      if (m !== null) return fail('justified-shadow', m);
-    }
-    if (on('transparency')) {
-      const m = transparencyBreach(machine, e, r, protectedBefore, lastSatp, machine.view.guestSatp(s));
-      if (m !== null) return fail('transparency', m);
-    }
+    // A step the reference cannot follow ends the run even if no selected property objected: there is no reference to go on with.
+    if (refAfter === null) return fail(first.name, (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step');
+    ref = refAfter;
+    s = r.state;
   }
   return { violation: null, stats, trace };
 }
 
-const fmt = (g: bigint | null) => (g === null ? 'no guest page' : `guest page ${hex(g)}`);
 const jsonBigint = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+const ok = <S>(state: S): Verdict<S> => ({ state });
+const fmt = (g: bigint | null) => (g === null ? 'no guest page' : `guest page ${hex(g)}`);
+
+const refinement: Check<ReadonlySet<bigint>> = {
+  start: () => new Set(ALL_FRAMES),
+  step: (written, r) => {
+    if (r.access !== null) {
+      const m = unfollowable(r.access) ?? outcomeNotAllowed(r.access, r.refBefore);
+      if (m !== null) return { violation: m };
+    }
+    const now = withWritten(written, r);
+    if (r.refAfter === null) return ok(now);
+    const m = memoryMismatch(r.refAfter, r.hostAfter, now);
+    return m === null ? ok(now) : { violation: m };
+  },
+};
+
+function outcomeNotAllowed(a: AccessRecord, refBefore: ReferenceState): string | null {
+  if (a.reached.kind !== 'guest') return null;
+  const { observation: obs, outcome, key } = a.reached;
+  if (a.match === undefined) return `${key} is not allowed; allowed: ${a.allowedKeys.join('; ')}`;
+  if (obs.kind === 'ok' && outcome.kind === 'ok' && a.action.access !== 'store') {
+    const expected = readWord(refBefore.mem, outcome.pa & ~7n);
+    if (obs.value !== expected) return `loaded ${hex(obs.value)} from ${hex(outcome.pa)}, memory holds ${hex(expected)}`;
+  }
+  return null;
+}
+
+/** The pages a step may have written, added to those before it (a set copied only when it grows). */
+function withWritten(written: ReadonlySet<bigint>, r: StepRecord): ReadonlySet<bigint> {
+  const e = r.event;
+  const page = e.kind === 'ptStore' ? e.addr >> PAGE_SHIFT
+    : e.kind === 'hostRemap' ? e.gpn
+    : e.kind === 'access' && e.access === 'store' && r.access?.reached.kind === 'guest' && r.access.reached.outcome.kind === 'ok'
+      ? r.access.reached.outcome.pa >> PAGE_SHIFT
+      : null;
+  return page === null || written.has(page) ? written : new Set([...written, page]);
+}
 
 /**
  * The guest's view of memory (through the p2m) must equal the reference's, page
@@ -264,6 +272,31 @@ function memoryMismatch(ref: ReferenceState, host: HostState, pages: ReadonlySet
   }
   return null;
 }
+
+const determinism: Check<null> = {
+  start: () => null,
+  step: (state, r) => {
+    const a = r.access;
+    if (a === null || a.reached.kind !== 'guest') return ok(state);
+    if (r.guest === 'well-behaved' && a.allowed.length !== 1) {
+      return { violation: `the reference allows ${a.allowed.length} outcomes (${a.allowedKeys.join('; ')}) for a well-behaved guest` };
+    }
+    if (a.allowed.length === 1 && a.match === undefined) {
+      return { violation: `the architecture allows only ${a.allowedKeys[0]}, the machine gave ${a.reached.key}` };
+    }
+    return ok(state);
+  },
+};
+
+const justifiedShadow: Check<null> = {
+  start: () => null,
+  step: (state, r) => {
+    // With no reference after the step there is nothing to justify a leaf against (the run ends here).
+    if (r.refAfter === null) return ok(state);
+    const m = unjustifiedLeaf(r.machine, r.after, r.refAfter);
+    return m === null ? ok(state) : { violation: m };
+  },
+};
 
 /**
  * Every valid shadow leaf maps what the guest walk composed with the host mapping
@@ -297,13 +330,74 @@ function unjustifiedLeaf(machine: AnyMachine, s: unknown, ref: ReferenceState): 
   return null;
 }
 
+const isolation: Check<null> = {
+  start: () => null,
+  step: (state, r) => {
+    const m = unseenStore(r) ?? strayTranslation(r);
+    return m === null ? ok(state) : { violation: m };
+  },
+};
+
+/** An access that left the guest, or a store that reached a write-protected page without this step logging it. */
+function unseenStore(r: StepRecord): string | null {
+  const logged = (gpn: bigint) => r.result.events.includes('dirty-logged') && r.hostAfter.dirty.has(gpn);
+  const a = r.access;
+  if (a !== null) {
+    if (a.reached.kind === 'unbacked') return unfollowable(a);
+    if (a.reached.kind === 'guest' && a.reached.observation.kind === 'ok' && a.action.access === 'store' && a.reached.outcome.kind === 'ok') {
+      const gpn = a.reached.outcome.pa >> PAGE_SHIFT;
+      // Logged by this step: an earlier log of the page says nothing about this store.
+      if (hostMapping(r.hostBefore, gpn).writeProtected && !logged(gpn)) return `a store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`;
+    }
+  }
+  if (r.event.kind === 'ptStore') {
+    const gpn = r.event.addr >> PAGE_SHIFT;
+    if (hostMapping(r.hostBefore, gpn).writeProtected && !logged(gpn)) return `a page-table store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`;
+  }
+  return null;
+}
+
+/** A cached translation that names a host frame not backing the guest page it claims. */
+function strayTranslation(r: StepRecord): string | null {
+  for (const t of r.machine.view.hostTranslations(r.after)) {
+    if (guestPageOf(r.hostAfter, t.hpn) !== t.gpn) {
+      return `${t.what} maps guest page ${hex(t.gpn)} to host frame ${hex(t.hpn)}, which backs ${fmt(guestPageOf(r.hostAfter, t.hpn))}`;
+    }
+  }
+  return null;
+}
+
+const GUEST_CAUSES = new Set([1, 5, 7, 12, 13, 15]);
+
+const transparency: Check<null> = {
+  start: () => null,
+  step: (state, r) => {
+    const m = visibleAccessTrap(r) ?? transparencyBreach(r);
+    return m === null ? ok(state) : { violation: m };
+  },
+};
+
+function visibleAccessTrap(r: StepRecord): string | null {
+  const a = r.access;
+  if (a === null || a.reached.kind !== 'guest') return null;
+  const { observation: obs, outcome } = a.reached;
+  // TSP sees every guest store to a page-table page it protects: such a store never completes without an exit.
+  if (r.machine.name === 'tsp' && a.action.access === 'store' && outcome.kind === 'ok'
+    && r.protectedBefore.has(outcome.pa >> PAGE_SHIFT) && !r.result.traps.some((t) => t.cost === 'vm-exit')) {
+    return `a store reached protected page-table page ${hex(outcome.pa >> PAGE_SHIFT)} without an exit`;
+  }
+  if (obs.kind === 'fault' && !GUEST_CAUSES.has(obs.cause)) return `the guest saw cause ${obs.cause}, which only the hypervisor should see`;
+  return null;
+}
+
 /**
  * Hidden faults and M-mode interceptions are invisible to the guest, and each
  * design exits exactly where it says it does.
  */
-function transparencyBreach(
-  machine: AnyMachine, e: MachineEvent, r: StepResult<unknown>, protectedBefore: ReadonlySet<bigint>, written: Satp, reads: Satp,
-): string | null {
+function transparencyBreach(rec: StepRecord): string | null {
+  const { machine, event: e, result: r } = rec;
+  const written = rec.satpWritten;
+  const reads = machine.view.guestSatp(rec.after);
   if (JSON.stringify(written, jsonBigint) !== JSON.stringify(reads, jsonBigint)) {
     return `the guest reads satp as ${JSON.stringify(reads, jsonBigint)}, it wrote ${JSON.stringify(written, jsonBigint)}`;
   }
@@ -316,7 +410,7 @@ function transparencyBreach(
   const exits = r.traps.filter((t) => t.cost !== 'none');
   const name = machine.name;
   if (e.kind === 'ptStore') {
-    const want = name === 'tsp' && protectedBefore.has(e.addr >> PAGE_SHIFT) ? 1 : 0;
+    const want = name === 'tsp' && rec.protectedBefore.has(e.addr >> PAGE_SHIFT) ? 1 : 0;
     if (count('pt-store-protected') !== want) return `${name} took ${count('pt-store-protected')} page-table-store exits, expected ${want}`;
     if (exits.some((t) => t.reason !== 'pt-store-protected' && t.reason !== 'dirty-log')) return `${name} exited on a page-table store for another reason`;
   }
@@ -335,4 +429,10 @@ function transparencyBreach(
   return null;
 }
 
-
+const CHECKS: Record<PropertyName, Check<unknown>> = {
+  refinement: refinement as Check<unknown>,
+  determinism: determinism as Check<unknown>,
+  'justified-shadow': justifiedShadow as Check<unknown>,
+  isolation: isolation as Check<unknown>,
+  transparency: transparency as Check<unknown>,
+};
