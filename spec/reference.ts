@@ -21,6 +21,7 @@ import { type GuestConfig, inRam, maskAsid } from './config.ts';
 import { type AccessAction, type GuestAction, type Outcome, type Satp, outcomeKey, outcomeWrites } from './guest-action.ts';
 import { type Memory, emptyMemory, readWord, writeWord } from './memory.ts';
 import { isValidLeaf, isValidPointer, passesStep3, pteG, ptePpn } from './pte.ts';
+import { type CachedRead, type Saturated, addressesRead, cacheKey, geometryOf, saturateWalks } from './saturation.ts';
 import { type AccessContext, type PteRead, type WalkStep, exceptionFor, walkSv39 } from './walk.ts';
 
 /**
@@ -31,16 +32,11 @@ import { type AccessContext, type PteRead, type WalkStep, exceptionFor, walkSv39
  */
 export type Tag = number | 'global';
 
-export interface CachedPte {
-  readonly tag: Tag;
-  readonly level: Level;
-  readonly prefix: bigint;
-  readonly pteAddr: Gpa;
-  readonly pte: bigint;
-}
+/** A cached step-2 read of a walk over guest-physical tables (spec/saturation.ts). */
+export type CachedPte = CachedRead<Tag, Gpa>;
 
 /** Entries by `level:prefix`, each list sorted and free of duplicates, so equal histories give equal states. */
-export type SaturatedCache = ReadonlyMap<string, readonly CachedPte[]>;
+export type SaturatedCache = Saturated<Tag, Gpa>;
 
 export interface ReferenceState {
   readonly cfg: GuestConfig;
@@ -55,8 +51,7 @@ export interface ReferenceState {
   readonly inFlightRoots: readonly { readonly asid: number; readonly rootPpn: bigint }[];
 }
 
-export const cacheKey = (level: Level, prefix: bigint): string => `${level}:${prefix.toString(16)}`;
-const entryKey = (e: CachedPte): string => `${e.tag}|${e.pteAddr}|${e.pte}`;
+export { cacheKey };
 
 export function initialReference(cfg: GuestConfig, universe: readonly Gva[], mem: Memory = emptyMemory): ReferenceState {
   return {
@@ -104,122 +99,29 @@ export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
  * counting only PTEs that pass step 3), or, once the walk has continued through a
  * cached entry, that entry's tag and the G bits read from memory below it. A G
  * read from memory above a cached ASID entry does not make what lies below it
- * global (decision record 0006, choice 7).
+ * global (decision record 0006, choice 7). Walks may also begin at a cached global
+ * pointer below the root (see `globalStarts`).
  */
 export function saturate(s: ReferenceState): ReferenceState {
-  const roots: { asid: number; rootPpn: bigint }[] = [];
-  if (s.satp.mode === 'sv39') roots.push({ asid: s.satp.asid, rootPpn: s.satp.rootPpn });
-  if (s.cfg.walksInFlight) roots.push(...s.inFlightRoots);
-  if (roots.length === 0) return s;
-  const cache = new GrowingCache(s.cache);
-  const pages = universeGeometry(s.universe);
-  let grew = true;
-  // An entry added to a key that this pass had already read may serve those reads: pass again until none is.
-  while (grew) {
-    grew = false;
-    cache.newPass();
-    const visited = new Map<bigint, Set<number>>();
-    for (const [root, { asid, rootPpn }] of roots.entries()) {
-      for (const page of pages) {
-        const visit = (level: Level, tableBase: bigint, global: boolean): void => {
-          const at = page.levels[level];
-          // One visit per (root, page, level, table, global) per pass: the walks below it are the same.
-          const mark = ((root * pages.length + page.index) * 3 + level) * 2 + (global ? 1 : 0);
-          const seen = visited.get(tableBase);
-          if (seen === undefined) visited.set(tableBase, new Set([mark]));
-          else if (seen.has(mark)) return;
-          else seen.add(mark);
-          const pteAddr = gpa(tableBase + at.offset);
-          // Each value this read may return, with whether the walk is global below it.
-          const continuations: { readonly pte: bigint; readonly global: boolean }[] = [];
-          const goOn = (pte: bigint, g: boolean): void => {
-            if (level > 0 && isValidPointer(pte) && !continuations.some((c) => c.pte === pte && c.global === g)) continuations.push({ pte, global: g });
-          };
-          if (inRam(s.cfg, pteAddr)) {
-            const m = readWord(s.mem, pteAddr);
-            // Sv32 PTE G bit: G on a pointer makes its subtree global; a PTE failing step 3 carries no meaning, G included.
-            const g = global || (passesStep3(m) && pteG(m));
-            if (cache.add({ tag: g ? 'global' : asid, level, prefix: at.prefix, pteAddr, pte: m }, at.key) === 'late') grew = true;
-            goOn(m, g);
-          }
-          // A walk that goes on through a cached entry goes on in that entry's address space: its tag, not
-          // the G bits this walk read above it, says whether what lies below is global (choice 7). Its own G
-          // was counted when it was cached.
-          for (const e of cache.at(at.key)) if (e.tag === 'global' || e.tag === asid) goOn(e.pte, e.tag === 'global');
-          for (const c of continuations) visit((level - 1) as Level, ptePpn(c.pte) << PAGE_SHIFT, c.global);
-        };
-        visit(2, rootPpn << PAGE_SHIFT, false);
-        // Walks may also begin at a cached global pointer below the root (see `globalStarts`).
-        for (const e of cache.at(page.levels[1].key)) {
-          if (e.tag === 'global' && isValidPointer(e.pte)) visit(0, ptePpn(e.pte) << PAGE_SHIFT, true);
-        }
-      }
-    }
-  }
-  return cache.grown() ? { ...s, cache: cache.result() } : s;
-}
-
-/** Where a virtual page's walk reads at each level: the cache key, the VA prefix and the PTE's offset in its table. */
-interface PageGeometry {
-  readonly index: number;
-  readonly levels: { readonly [L in Level]: { readonly key: string; readonly prefix: bigint; readonly offset: bigint } };
-}
-
-/** The universe never changes within a run, so its geometry is computed once per universe (not part of the semantics). */
-const geometryOf = new WeakMap<readonly bigint[], readonly PageGeometry[]>();
-
-function universeGeometry(universe: readonly bigint[]): readonly PageGeometry[] {
-  const known = geometryOf.get(universe);
-  if (known !== undefined) return known;
-  const at = (va: Gva, level: Level) => ({ key: cacheKey(level, vpnPrefix(va, level)), prefix: vpnPrefix(va, level), offset: vpnIndex(va, level) * PTE_SIZE });
-  const pages = universe.map((vpn, index) => {
-    const va = (vpn << PAGE_SHIFT) as Gva;
-    return { index, levels: { 2: at(va, 2), 1: at(va, 1), 0: at(va, 0) } };
+  const roots: { tag: Tag; table: bigint }[] = [];
+  if (s.satp.mode === 'sv39') roots.push({ tag: s.satp.asid, table: s.satp.rootPpn << PAGE_SHIFT });
+  if (s.cfg.walksInFlight) roots.push(...s.inFlightRoots.map((r) => ({ tag: r.asid, table: r.rootPpn << PAGE_SHIFT })));
+  const cache = saturateWalks(s.cache, {
+    roots,
+    pages: universeGeometry(s.universe),
+    memory: (addr) => (inRam(s.cfg, addr) ? readWord(s.mem, addr) : null),
+    address: gpa,
+    // Sv32 PTE G bit: G on a pointer makes its subtree global; a PTE failing step 3 carries no meaning, G included.
+    shared: { tag: 'global', enters: (pte) => passesStep3(pte) && pteG(pte) },
   });
-  geometryOf.set(universe, pages);
-  return pages;
+  return cache === s.cache ? s : { ...s, cache };
 }
 
-/** The saturated cache while saturation adds to it: the immutable cache, with the keys that grew copied. */
-class GrowingCache {
-  private readonly touched = new Map<string, CachedPte[]>();
-  /** Keys read in the current pass. */
-  private read = new Set<string>();
-
-  constructor(private readonly base: SaturatedCache) {}
-
-  newPass(): void {
-    this.read = new Set();
-  }
-
-  at(key: string): readonly CachedPte[] {
-    this.read.add(key);
-    return this.peek(key);
-  }
-
-  private peek(key: string): readonly CachedPte[] {
-    return this.touched.get(key) ?? this.base.get(key) ?? [];
-  }
-
-  /** Add an entry: 'known' if it was there already, 'late' if this pass had read its key before, else 'added'. */
-  add(e: CachedPte, key: string): 'known' | 'late' | 'added' {
-    const list = this.peek(key);
-    if (list.some((x) => x.pteAddr === e.pteAddr && x.pte === e.pte && x.tag === e.tag)) return 'known';
-    this.touched.set(key, [...list, e]);
-    return this.read.has(key) ? 'late' : 'added';
-  }
-
-  grown(): boolean {
-    return this.touched.size > 0;
-  }
-
-  /** The new saturated cache: each grown key's entries sorted by identity, so equal histories give equal states. */
-  result(): SaturatedCache {
-    const cache = new Map(this.base);
-    for (const [key, list] of this.touched) cache.set(key, [...list].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1)));
-    return cache;
-  }
-}
+/** Where a virtual page's walk reads: Sv39's VA prefix and vpn[i] index per level. */
+const universeGeometry = geometryOf((vpn, level) => {
+  const va = (vpn << PAGE_SHIFT) as Gva;
+  return { prefix: vpnPrefix(va, level), index: vpnIndex(va, level) };
+});
 
 /**
  * SFENCE.VMA rs1, rs2 (priv spec, "Supervisor Memory-Management Fence
@@ -269,18 +171,6 @@ function store(s: ReferenceState, addr: Gpa, value: bigint): ReferenceState {
   const mem = writeWord(s.mem, addr, value);
   if (mem === s.mem) return s;
   return addressesRead(s.cache).has(addr) ? saturate({ ...s, mem }) : { ...s, mem };
-}
-
-const addressesReadOf = new WeakMap<SaturatedCache, ReadonlySet<bigint>>();
-
-/** The PTE addresses the entries of a saturated cache were read from (computed once per cache, which is immutable). */
-function addressesRead(cache: SaturatedCache): ReadonlySet<bigint> {
-  let read = addressesReadOf.get(cache);
-  if (read === undefined) {
-    read = new Set([...cache.values()].flatMap((es) => es.map((e) => e.pteAddr)));
-    addressesReadOf.set(cache, read);
-  }
-  return read;
 }
 
 /** Apply a guest action other than an access (whose effect depends on its outcome: `referenceAccess`). */
