@@ -155,24 +155,39 @@ export function walkSv39(
       else descend((level - 1) as Level, ptePpn(pte) << PAGE_SHIFT, here, g);
       return;
     }
-    results.push(leafResult(level, pteAddr, pte, here, g));
+    results.push(leafResult(va, level, pteAddr, pte, here, g, ctx, opts, paInRam));
   }
+}
 
-  function leafResult(level: Level, leafAddr: Gpa, pte: PteWord, path: readonly WalkStep[], global: boolean): WalkResult {
-    // Step 5: R/W/X/U against the access type, privilege, SUM and MXR.
-    if (!leafPermits(pte, ctx)) return { kind: 'fault', error: 'no-permission', path };
-    // Step 6: misaligned superpage.
-    if (isMisalignedSuperpage(pte, level)) return { kind: 'fault', error: 'misaligned-superpage', path };
-    // Step 7: A=0, or a store with D=0: Svade faults; Svadu sets the bits (atomically, against memory: the caller's job).
-    const needsUpdate = !pteA(pte) || (ctx.kind === 'store' && !pteD(pte));
-    if (needsUpdate && opts.svade) return { kind: 'fault', error: 'pte-needs-update', path };
-    const adUpdate = needsUpdate ? { addr: leafAddr, pte: pte | PTE_A | (ctx.kind === 'store' ? PTE_D : 0n) } : null;
-    // Step 8: the physical address; its own PMA check is an access fault.
-    const pa = leafPhysicalAddress(va, pte, level);
-    // The translation itself completed (step 7 set A/D): the access to pa then faults, and the update stands.
-    if (!paInRam(pa)) return { kind: 'fault', error: 'pa-access-fault', path, ...(adUpdate === null ? {} : { adUpdate }) };
-    return { kind: 'ok', pa, level, leaf: pte, leafAddr, path, global, adUpdate };
-  }
+/**
+ * Steps 5-8 for the leaf `pte` found at `level` (read at `leafAddr`; `path` ends with it). Every
+ * walk that reaches a leaf ends here; so does a cache that holds the leaf itself and no path to it
+ * (a combined GVA->HPA entry, spec/two-stage-tlb.ts), which is why it stands alone.
+ */
+export function leafResult(
+  va: Gva,
+  level: Level,
+  leafAddr: Gpa,
+  pte: PteWord,
+  path: readonly WalkStep[],
+  global: boolean,
+  ctx: AccessContext,
+  opts: WalkOptions,
+  paInRam: (pa: Gpa) => boolean,
+): WalkResult {
+  // Step 5: R/W/X/U against the access type, privilege, SUM and MXR.
+  if (!leafPermits(pte, ctx)) return { kind: 'fault', error: 'no-permission', path };
+  // Step 6: misaligned superpage.
+  if (isMisalignedSuperpage(pte, level)) return { kind: 'fault', error: 'misaligned-superpage', path };
+  // Step 7: A=0, or a store with D=0: Svade faults; Svadu sets the bits (atomically, against memory: the caller's job).
+  const needsUpdate = !pteA(pte) || (ctx.kind === 'store' && !pteD(pte));
+  if (needsUpdate && opts.svade) return { kind: 'fault', error: 'pte-needs-update', path };
+  const adUpdate = needsUpdate ? { addr: leafAddr, pte: pte | PTE_A | (ctx.kind === 'store' ? PTE_D : 0n) } : null;
+  // Step 8: the physical address; its own PMA check is an access fault.
+  const pa = leafPhysicalAddress(va, pte, level);
+  // The translation itself completed (step 7 set A/D): the access to pa then faults, and the update stands.
+  if (!paInRam(pa)) return { kind: 'fault', error: 'pa-access-fault', path, ...(adUpdate === null ? {} : { adUpdate }) };
+  return { kind: 'ok', pa, level, leaf: pte, leafAddr, path, global, adUpdate };
 }
 
 /** Cause codes (priv spec, mcause table). */
