@@ -16,7 +16,8 @@ import { ssp } from '../model/ssp.ts';
 import { type AnyMachine, type MachineEvent, erase } from '../model/machine.ts';
 import { programArb, resolveProgram } from '../properties/commands.ts';
 import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
-import { PROPERTY_NAMES, runProgram } from '../properties/run.ts';
+import { PROPERTIES } from '../properties/catalogue.ts';
+import { runProgram } from '../properties/run.ts';
 
 const programs = fc.sample(programArb('arbitrary', 50), { numRuns: 300, seed: 7 }).map((p) => resolveProgram(p, 'arbitrary'));
 const commands = programs.reduce((n, p) => n + p.length, 0);
@@ -49,7 +50,7 @@ console.log(`${programs.length} programs, ${commands} commands`);
 for (const m of machines) {
   const alone = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), false)));
   const withRef = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), true)));
-  const checked = time(() => programs.forEach((p) => runProgram(m, p, { checks: new Set(PROPERTY_NAMES), guest: 'arbitrary' })));
+  const checked = time(() => programs.forEach((p) => runProgram(m, p, { properties: PROPERTIES, guest: 'arbitrary' })));
   console.log(`${m.name}: ${(commands / alone).toFixed(0)} commands/s alone, ${(commands / withRef).toFixed(0)} beside the reference, ${(commands / checked).toFixed(0)} with every property checked`);
 }
 

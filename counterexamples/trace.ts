@@ -12,7 +12,8 @@ import { type HostState, guestMemoryView } from '../model/host.ts';
 import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { GuestKind } from '../properties/commands.ts';
 import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
-import { type PropertyName, type TracedStep, type Violation, describeEvent, runProgram } from '../properties/run.ts';
+import { type PropertyName, findProperty } from '../properties/catalogue.ts';
+import { type TracedStep, type Violation, describeEvent, runProgram } from '../properties/run.ts';
 import { type CounterexampleMeta, type ItfState, type ItfTrace, type ItfValue, SCHEMA_VERSION, big, eventToItf, memoryToItf, toItf } from './itf.ts';
 
 const packageVersion = (pkg: string): string =>
@@ -41,8 +42,10 @@ export interface RecordedRun {
 /** Run the events on the machine beside the reference, checking the property, keeping every step; stops at a violation. */
 export function recordRun(machine: AnyMachine, events: readonly MachineEvent[], run: TraceRun): RecordedRun {
   const initialMemory = run.initialMemory ?? bootMemory();
+  const property = findProperty(run.property);
+  if (property === undefined) throw new Error(`recordRun: no property '${run.property}' in properties/catalogue.ts`);
   const r = runProgram(machine, events, {
-    checks: new Set([run.property]), guest: run.guest, record: true, initialMemory, universe: run.universe ?? VAS,
+    properties: [property], guest: run.guest, record: true, initialMemory, universe: run.universe ?? VAS,
   });
   return { machine, initialMemory, records: r.trace, violation: r.violation };
 }

@@ -5,7 +5,8 @@
  * machine's observation stands for in the guest's terms. Properties read records;
  * they never step a machine or the reference themselves.
  */
-import type { AccessAction, Outcome, Satp } from '../spec/guest-action.ts';
+import { hex } from '../spec/address.ts';
+import { type AccessAction, type Outcome, type Satp, describeAction } from '../spec/guest-action.ts';
 import type { ReferenceState } from '../spec/reference.ts';
 import type { HostState } from '../model/host.ts';
 import type { AnyMachine, MachineEvent, Observation, StepResult } from '../model/machine.ts';
@@ -64,4 +65,14 @@ export interface StepRecord {
   readonly access: AccessRecord | null;
   /** The satp the guest last wrote (ASID masked as the hart holds it), this step included. */
   readonly satpWritten: Satp;
+}
+
+/**
+ * Why the reference cannot follow an access, or null if it can: its outcome is
+ * not guest-physical. Such a step is the last of a run.
+ */
+export function unfollowable(a: AccessRecord): string | null {
+  if (a.reached.kind === 'missing') return 'the machine reported no observation for an access';
+  if (a.reached.kind === 'unbacked') return `${describeAction(a.action)} reached host frame ${hex(a.reached.hpn)}, which backs no guest page`;
+  return null;
 }

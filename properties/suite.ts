@@ -1,6 +1,6 @@
 /**
- * Run one property against one machine with fast-check: random programs, the
- * per-step checks of run.ts, shrinking on failure, event floors after success.
+ * Run one property against one machine with fast-check: random programs run in
+ * lockstep by run.ts, shrinking on failure, event floors after success.
  * Used by `npm start` (cli/main.ts) and by the vitest suite.
  */
 import fc from 'fast-check';
@@ -66,7 +66,7 @@ export interface PropertyResult {
 }
 
 export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: Budget, options: CheckOptions = {}): PropertyResult {
-  const checks = new Set([spec.name]);
+  const properties = [spec];
   const stats = emptyStats();
   let runs = 0;
   let failed = false;
@@ -75,7 +75,7 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
   const started = performance.now();
   const details = fc.check(
     fc.property(arb, ({ guest, program }) => {
-      const r = runProgram(machine, resolveProgram(program, guest), { checks, guest });
+      const r = runProgram(machine, resolveProgram(program, guest), { properties, guest });
       if (!failed) {
         runs++;
         addStats(stats, r.stats);
@@ -122,8 +122,8 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
 function minimalCounterexample(
   spec: PropertySpec, machine: AnyMachine, guest: GuestKind, shrunk: readonly Command[], correct: AnyMachine | undefined,
 ): Counterexample {
-  const checks = new Set([spec.name]);
-  const violationOn = (m: AnyMachine, es: readonly MachineEvent[]) => runProgram(m, es, { checks, guest }).violation;
+  const properties = [spec];
+  const violationOn = (m: AnyMachine, es: readonly MachineEvent[]) => runProgram(m, es, { properties, guest }).violation;
   // A variant's counterexample must pass on the model it breaks; if the shrunk program fails there too, the evidence is about the model.
   const againstCorrect = correct !== undefined && correct !== machine && violationOn(correct, resolveProgram(shrunk, guest)) === null;
   const failsOn = correct !== undefined && !againstCorrect ? correct : machine;
