@@ -41,30 +41,52 @@ export function tlbTranslate(
   paInRam: (pa: Gpa) => boolean,
 ): TlbWalk {
   if (!opts.svade) throw new Error('the concrete TLB models Svade harts only');
+  const reads = tlbWalkReads(tlb, va, asid);
+  const [result] = walkSv39(va, rootPpn, ctx, (level, pteAddr) => [reads.read(level, pteAddr, () => readMemory(pteAddr))], opts, paInRam);
+  if (result === undefined) throw new Error('a deterministic walk yields one result');
+  const { tlb: next, memoryReads } = reads.done();
+  return { result, tlb: next, memoryReads };
+}
+
+/** One walk's step-2 reads through the TLB, for a walker that drives them itself. */
+export interface TlbWalkReads {
+  /** The matching cached entry's value, else `memory()` (null: the read failed, nothing is cached), cached. */
+  readonly read: (level: Level, pteAddr: Gpa, memory: () => bigint | null) => PteRead;
+  /** The TLB after the reads so far, how many memory served, and the tag of the last read's entry. */
+  readonly done: () => { readonly tlb: ConcreteTlb; readonly memoryReads: number; readonly lastTag: Tag | null };
+}
+
+/**
+ * The reads of one walk of `va` under `asid`: `tlbTranslate`'s, and the VS-stage's of a
+ * two-stage hart (spec/two-stage-tlb.ts), whose memory read is itself G-stage translated.
+ * The TLB is copied once per walk; nothing outside the walk sees it change.
+ */
+export function tlbWalkReads(tlb: ConcreteTlb, va: Gva, asid: number): TlbWalkReads {
   const next = new Map(tlb);
   let memoryReads = 0;
   let global = false;
-  const read = (level: Level, pteAddr: Gpa): PteRead[] => {
+  let lastTag: Tag | null = null;
+  const read = (level: Level, pteAddr: Gpa, memory: () => bigint | null): PteRead => {
     const key = cacheKey(level, vpnPrefix(va, level));
     const hit = (next.get(key) ?? []).find((e) => e.tag === 'global' || e.tag === asid);
     if (hit !== undefined) {
       // A walk that continues through a cached entry takes that entry's tag: G read from memory
       // above a cached ASID entry does not make what lies below it global (decision 0006, choice 7).
       global = hit.tag === 'global';
-      return [{ kind: 'pte', pte: hit.pte, fromMemory: false }];
+      lastTag = hit.tag;
+      return { kind: 'pte', pte: hit.pte, fromMemory: false };
     }
-    const m = readMemory(pteAddr);
-    if (m === null) return [{ kind: 'access-fault' }];
+    const m = memory();
+    if (m === null) return { kind: 'access-fault' };
     memoryReads++;
     if (passesStep3(m) && pteG(m)) global = true;
     const tag: Tag = global ? 'global' : asid;
+    lastTag = tag;
     const entry: CachedPte = { tag, level, prefix: vpnPrefix(va, level), pteAddr, pte: m };
     next.set(key, [entry, ...(next.get(key) ?? []).filter((e) => e.tag !== tag)]);
-    return [{ kind: 'pte', pte: m, fromMemory: true }];
+    return { kind: 'pte', pte: m, fromMemory: true };
   };
-  const [result] = walkSv39(va, rootPpn, ctx, read, opts, paInRam);
-  if (result === undefined) throw new Error('a deterministic walk yields one result');
-  return { result, tlb: next, memoryReads };
+  return { read, done: () => ({ tlb: next, memoryReads, lastTag }) };
 }
 
 /** SFENCE.VMA (or HFENCE.VVMA on the VS-stage) applied to this TLB: the reference's removal rule. */
