@@ -255,11 +255,13 @@ export type GOutcome =
   | { readonly kind: 'guest-page-fault'; readonly gpa: Gpa }
   | { readonly kind: 'access-fault' };
 
+/** How the G-stage walk `w` of `a` ends, as the exception it raises sees it. */
 export function gOutcomeOf(a: Gpa, w: GStageResult): GOutcome {
   if (w.kind === 'ok') return { kind: 'ok', hpa: w.hpa, adUpdate: w.adUpdate };
   return w.error === 'pte-access-fault' || w.error === 'pa-access-fault' ? { kind: 'access-fault' } : { kind: 'guest-page-fault', gpa: a };
 }
 
+/** A G-stage outcome as a string, to compare and print allowed sets. */
 export function gOutcomeKey(o: GOutcome): string {
   return match(o)
     .with({ kind: 'ok' }, (x) => `ok hpa=${hex(x.hpa)}${x.adUpdate === null ? '' : ` A/D@${hex(x.adUpdate.addr)}=${hex(x.adUpdate.value)}`}`)
