@@ -53,8 +53,12 @@ export interface StepRecord {
   /** The machine's host side on both sides of the step (machine.view.host of before and after). */
   readonly hostBefore: HostState;
   readonly hostAfter: HostState;
-  /** The page-table pages the hypervisor protected before the step. */
-  readonly protectedBefore: ReadonlySet<bigint>;
+  /**
+   * The page-table pages the hypervisor protected before the step: made on the
+   * first call only (a shadow model collects them from every shadow leaf, and
+   * few properties ask).
+   */
+  readonly protectedBefore: () => ReadonlySet<bigint>;
   readonly refBefore: ReferenceState;
   /**
    * The reference advanced by the machine's own outcome (decision 0005); null when

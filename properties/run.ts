@@ -167,9 +167,11 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
   const states: unknown[] = selected.map((p) => p.start(context));
   let satp: SatpTrack = { written: { mode: 'bare' }, fenced: true };
 
+  const fail = (property: PropertyName, step: number, event: MachineEvent, message: string): RunResult =>
+    ({ violation: { property, step, event, message }, stats, trace });
+
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as MachineEvent;
-    const fail = (property: PropertyName, message: string): RunResult => ({ violation: { property, step: i, event: e, message }, stats, trace });
     stats.steps++;
     bump(stats.commands, e.kind);
     let r: StepResult<unknown>;
@@ -179,16 +181,18 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
       // A model that cannot complete a step (a shadow fault that recurs forever) hangs the guest: visible under every property.
       if (!(err instanceof LivelockError)) throw err;
       if (opts.record) trace.push({ kind: 'stuck', event: e, before: s });
-      return fail(first.name, `the machine could not complete the step: ${err.message}`);
+      return fail(first.name, i, e, `the machine could not complete the step: ${err.message}`);
     }
     const hostAfter = machine.view.host(r.state);
     const access = e.kind === 'access' ? accessRecord(ref, e, hostAfter, r.observation) : null;
     const refAfter = referenceAfter(ref, e, access);
     const satpBefore = satp;
     satp = trackSatp(satp, e);
+    // A name of its own: the lazy view below must see this step's state, not what `s` will be by then.
+    const before = s;
     const record: StepRecord = {
-      step: i, event: e, guest: opts.guest, machine, before: s, after: r.state, result: r,
-      hostBefore: machine.view.host(s), hostAfter, protectedBefore: machine.view.protectedPageTables(s),
+      step: i, event: e, guest: opts.guest, machine, before, after: r.state, result: r,
+      hostBefore: machine.view.host(before), hostAfter, protectedBefore: once(() => machine.view.protectedPageTables(before)),
       refBefore: ref, refAfter, access, satpWritten: satp.written,
     };
     countStep(stats, record, satpBefore);
@@ -196,11 +200,11 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
     for (let k = 0; k < selected.length; k++) {
       const p = selected[k] as PropertySpec;
       const v = p.step(states[k], record);
-      if ('violation' in v) return fail(p.name, v.violation);
+      if ('violation' in v) return fail(p.name, i, e, v.violation);
       states[k] = v.state;
     }
     // A step the reference cannot follow ends the run even if no selected property objected: there is no reference to go on with.
-    if (refAfter === null) return fail(first.name, (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step');
+    if (refAfter === null) return fail(first.name, i, e, (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step');
     ref = refAfter;
     s = r.state;
   }
@@ -208,3 +212,12 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
 }
 
 const jsonBigint = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+
+/** A value made on first use and kept: the same answer every call, so still a pure function to its callers. */
+function once<T>(make: () => T): () => T {
+  let made: { readonly value: T } | null = null;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}

@@ -31,7 +31,7 @@ function visibleAccessTrap(r: StepRecord): string | null {
   const { observation: obs, outcome } = a.reached;
   // TSP sees every guest store to a page-table page it protects: such a store never completes without an exit.
   if (r.machine.name === 'tsp' && a.action.access === 'store' && outcome.kind === 'ok'
-    && r.protectedBefore.has(outcome.pa >> PAGE_SHIFT) && !r.result.traps.some((t) => t.cost === 'vm-exit')) {
+    && r.protectedBefore().has(outcome.pa >> PAGE_SHIFT) && !r.result.traps.some((t) => t.cost === 'vm-exit')) {
     return `a store reached protected page-table page ${hex(outcome.pa >> PAGE_SHIFT)} without an exit`;
   }
   if (obs.kind === 'fault' && !GUEST_CAUSES.has(obs.cause)) return `the guest saw cause ${obs.cause}, which only the hypervisor should see`;
@@ -60,7 +60,7 @@ function wrongExits(rec: StepRecord): string | null {
   const count = (reason: string, cost?: string) => r.traps.filter((t) => t.reason === reason && (cost === undefined || t.cost === cost)).length;
   const exits = r.traps.filter((t) => t.cost !== 'none');
   if (e.kind === 'ptStore') {
-    const want = name === 'tsp' && rec.protectedBefore.has(e.addr >> PAGE_SHIFT) ? 1 : 0;
+    const want = name === 'tsp' && rec.protectedBefore().has(e.addr >> PAGE_SHIFT) ? 1 : 0;
     if (count('pt-store-protected') !== want) return `${name} took ${count('pt-store-protected')} page-table-store exits, expected ${want}`;
     if (exits.some((t) => t.reason !== 'pt-store-protected' && t.reason !== 'dirty-log')) return `${name} exited on a page-table store for another reason`;
   }
