@@ -14,6 +14,7 @@ import { type AnyMachine, type ModelName, erase } from '../model/machine.ts';
 import { VARIANTS, type Variant, findVariant } from '../model/variants.ts';
 import { PROPERTIES, type PropertyName } from '../properties/catalogue.ts';
 import { describeCommand } from '../properties/commands.ts';
+import { COVERAGE_NAMES } from '../properties/coverage.ts';
 import { EVENT_NAMES, describeEvent } from '../properties/run.ts';
 import { DEFAULT_BUDGET, type PropertyResult, checkProperty } from '../properties/suite.ts';
 import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
@@ -132,6 +133,9 @@ export function main(argv: readonly string[], io: Io): number {
   const refinement = results.filter((r) => r.property.name === 'refinement');
   for (const name of EVENT_NAMES) {
     events.push([name, ...refinement.map((r) => ((r.stats.events.get(name) ?? 0) * 100 / Math.max(1, r.runs)).toFixed(1))]);
+  }
+  for (const name of COVERAGE_NAMES) {
+    events.push([`coverage ${name}`, ...refinement.map((r) => ((r.stats.coverage.get(name) ?? 0) * 100 / Math.max(1, r.runs)).toFixed(1))]);
   }
   const mix = [...new Set(refinement.flatMap((r) => [...r.stats.commands.keys()]))].sort();
   for (const kind of mix) events.push([`command ${kind}`, ...refinement.map((r) => ((r.stats.commands.get(kind) ?? 0) * 100 / Math.max(1, r.runs)).toFixed(1))]);

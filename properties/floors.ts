@@ -3,9 +3,9 @@
  * passing run to mean something; below a floor the run fails as vacuous.
  */
 import type { ModelName } from '../model/machine.ts';
-import type { EventName } from './run.ts';
+import type { StatName } from './run.ts';
 
-export type Floors = Partial<Record<EventName, number>>;
+export type Floors = Partial<Record<StatName, number>>;
 
 /**
  * Floors per 100 programs, set at about half of what the default generator

@@ -21,6 +21,7 @@ import { type HostState, guestPageOf } from '../model/host.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type Observation, type StepResult } from '../model/machine.ts';
 import type { PropertyName, PropertySpec } from './catalogue.ts';
 import type { GuestKind } from './commands.ts';
+import { COVERAGE_NAMES, type CoverageName, coverage, startCoverage } from './coverage.ts';
 import { VAS, bootMemory, guestConfig } from './pools.ts';
 import type { RunContext } from './property.ts';
 import { type AccessRecord, type Reached, type StepRecord, unfollowable } from './record.ts';
@@ -40,6 +41,9 @@ export const EVENT_NAMES = [
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
+/** What a floor may be stated on: an event, or a generator coverage count (coverage.ts). */
+export type StatName = EventName | CoverageName;
+
 export interface Violation {
   readonly property: PropertyName;
   readonly step: number;
@@ -55,16 +59,24 @@ export type TracedStep =
 export interface RunStats {
   readonly commands: Map<string, number>;
   readonly events: Map<EventName, number>;
+  /** Generator coverage: counted from the program's events alone, the same on every machine. */
+  readonly coverage: Map<CoverageName, number>;
   steps: number;
 }
 
-export const emptyStats = (): RunStats => ({ commands: new Map(), events: new Map(), steps: 0 });
+export const emptyStats = (): RunStats => ({ commands: new Map(), events: new Map(), coverage: new Map(), steps: 0 });
 
 export function addStats(into: RunStats, from: RunStats): void {
   for (const [k, v] of from.commands) into.commands.set(k, (into.commands.get(k) ?? 0) + v);
   for (const [k, v] of from.events) into.events.set(k, (into.events.get(k) ?? 0) + v);
+  for (const [k, v] of from.coverage) into.coverage.set(k, (into.coverage.get(k) ?? 0) + v);
   into.steps += from.steps;
 }
+
+const isCoverageName = (n: StatName): n is CoverageName => (COVERAGE_NAMES as readonly string[]).includes(n);
+
+export const statCount = (stats: RunStats, name: StatName): number =>
+  (isCoverageName(name) ? stats.coverage.get(name) : stats.events.get(name)) ?? 0;
 
 const bump = <K>(m: Map<K, number>, k: K, n = 1): void => {
   m.set(k, (m.get(k) ?? 0) + n);
@@ -166,6 +178,7 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
   const context: RunContext = { machine, guest: opts.guest, initialMemory: initial };
   const states: unknown[] = selected.map((p) => p.start(context));
   let satp: SatpTrack = { written: { mode: 'bare' }, fenced: true };
+  let bookkeeping = startCoverage(initial);
 
   const fail = (property: PropertyName, step: number, event: MachineEvent, message: string): RunResult =>
     ({ violation: { property, step, event, message }, stats, trace });
@@ -174,6 +187,9 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
     const e = events[i] as MachineEvent;
     stats.steps++;
     bump(stats.commands, e.kind);
+    const classified = coverage(e, bookkeeping);
+    bookkeeping = classified.bookkeeping;
+    for (const c of classified.counts) bump(stats.coverage, c);
     let r: StepResult<unknown>;
     try {
       r = machine.step(s, e);

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { PropertySpec } from './catalogue.ts';
 import { type Command, type GuestKind, programArb, resolveProgram } from './commands.ts';
-import { type EventName, type RunStats, type Violation, addStats, emptyStats, runProgram } from './run.ts';
+import { type RunStats, type StatName, type Violation, addStats, emptyStats, runProgram, statCount } from './run.ts';
 
 export interface Budget {
   /** Programs per property and model. */
@@ -20,7 +20,7 @@ export interface Budget {
 export const DEFAULT_BUDGET: Omit<Budget, 'seed'> = { runs: 1000, maxCommands: 50 };
 
 export interface FloorMiss {
-  readonly event: EventName;
+  readonly event: StatName;
   readonly per100: number;
   readonly floor: number;
 }
@@ -93,8 +93,8 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
   }
   const floorMisses: FloorMiss[] = [];
   if (!details.failed) {
-    for (const [event, floor] of Object.entries(spec.floors(machine.name)) as [EventName, number][]) {
-      const per100 = ((stats.events.get(event) ?? 0) * 100) / Math.max(1, runs);
+    for (const [event, floor] of Object.entries(spec.floors(machine.name)) as [StatName, number][]) {
+      const per100 = (statCount(stats, event) * 100) / Math.max(1, runs);
       if (per100 < floor) floorMisses.push({ event, per100, floor });
     }
   }
