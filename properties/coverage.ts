@@ -47,10 +47,15 @@ export interface Bookkeeping {
   readonly unlinked: ReadonlySet<bigint>;
   /** The words (slot numbers) of each page that have taken a data store. */
   readonly stored: ReadonlyMap<bigint, ReadonlySet<bigint>>;
+  /**
+   * The tables below each pool root in `mem`, once asked for: they change only
+   * when a valid pointer is stored or overwritten (null: not made since).
+   */
+  readonly below: Below | null;
 }
 
 export const startCoverage = (mem: Memory): Bookkeeping => ({
-  mem, rootPpn: null, sum: false, mxr: false, unreused: new Set(), unlinked: new Set(), stored: new Map(),
+  mem, rootPpn: null, sum: false, mxr: false, unreused: new Set(), unlinked: new Set(), stored: new Map(), below: null,
 });
 
 const adding = <T>(s: ReadonlySet<T>, x: T): ReadonlySet<T> => (s.has(x) ? s : new Set([...s, x]));
@@ -77,7 +82,9 @@ export function coverage(e: MachineEvent, b: Bookkeeping): Classified {
     }
     case 'satp': {
       const rootPpn = e.satp.mode === 'bare' ? null : e.satp.rootPpn;
-      return { bookkeeping: { ...b, rootPpn }, counts: rootPpn !== null && sharesTable(b.mem, rootPpn) ? SHARED : NOTHING };
+      if (rootPpn === null) return { bookkeeping: { ...b, rootPpn }, counts: NOTHING };
+      const below = b.below ?? belowPoolRoots(b.mem);
+      return { bookkeeping: { ...b, rootPpn, below }, counts: sharesTable(b.mem, below, rootPpn) ? SHARED : NOTHING };
     }
     case 'sum':
       return { bookkeeping: { ...b, sum: e.value }, counts: NOTHING };
@@ -95,28 +102,35 @@ function pageTableStore(addr: Gpa, value: bigint, b: Bookkeeping): Classified {
   const old = readWord(b.mem, addr);
   const mem = writeWord(b.mem, addr, value);
   if (mem === b.mem) return { bookkeeping: b, counts: NOTHING };
-  const counts: CoverageName[] = [];
-  if (isValidPointer(old) || isValidPointer(value)) {
-    const levels = readLevels(b.mem, addr);
-    for (const l of [2, 1, 0] as const) if ((levels & (1 << l)) !== 0) counts.push(`pointer-change-l${l}`);
-    if (levels === 0) counts.push('pointer-change-unlinked');
-  }
-  let { unreused, unlinked } = b;
+  // A walk follows valid pointers and stops at anything else: only a store with a pointer on one side changes what the walks read.
+  const pointerChange = mayPoint(old) || mayPoint(value);
   const page = addr >> PAGE_SHIFT;
-  if (POOL_TABLES.has(page) && pageWords(mem, page).size === 0) {
+  const freed = POOL_TABLES.has(page) && pageWords(mem, page).size === 0;
+  const target = mayPoint(value) ? ptePpn(value) : null;
+  const relinked = target !== null && b.unlinked.has(target);
+  // Most stores change a leaf of a live table: nothing to count, and no set to copy.
+  if (!pointerChange && !freed && !relinked) return { bookkeeping: { ...b, mem }, counts: NOTHING };
+  const counts: CoverageName[] = pointerChange ? [...POINTER_CHANGE_AT[readLevels(b.mem, addr)] ?? []] : [];
+  let { unreused, unlinked } = b;
+  if (freed) {
     counts.push('table-freed');
     unreused = adding(unreused, page);
     unlinked = adding(unlinked, page);
   }
-  const target = isValidPointer(value) ? ptePpn(value) : null;
-  if (target !== null && unlinked.has(target)) {
+  if (relinked) {
     counts.push('freed-table-relinked');
     unlinked = removing(unlinked, target);
     // Relinked before any data landed in it: a later store into it is a store into a live table, not a reuse.
     unreused = removing(unreused, target);
   }
-  return { bookkeeping: { ...b, mem, unreused, unlinked }, counts };
+  return { bookkeeping: { ...b, mem, unreused, unlinked, below: pointerChange ? null : b.below }, counts };
 }
+
+/** The counts of a pointer change, by the bit set of levels at which the walks read its slot (none: unlinked). */
+const POINTER_CHANGE_AT: readonly (readonly CoverageName[])[] = Array.from({ length: 8 }, (_v, bits) => {
+  const at = ([2, 1, 0] as const).filter((l) => (bits & (1 << l)) !== 0).map((l): CoverageName => `pointer-change-l${l}`);
+  return at.length === 0 ? ['pointer-change-unlinked'] : at;
+});
 
 function dataStore(pa: Gpa, b: Bookkeeping): Classified {
   const page = pa >> PAGE_SHIFT;
@@ -145,71 +159,87 @@ function freshStoreAddress(b: Bookkeeping, va: Gva, priv: Privilege): Gpa | null
  * The pool VAs as a tree of their PTE indices (vpn[2], then vpn[1], then vpn[0]),
  * so that the walks of all of them from one root read each PTE once.
  */
-type IndexTree = ReadonlyMap<number, ReadonlyMap<number, readonly number[]>>;
+interface Node<Below> {
+  readonly index: number;
+  readonly below: Below;
+}
+type Tree = readonly Node<readonly Node<readonly Node<null>[]>[]>[];
 
-const TREE: IndexTree = (() => {
-  const tree = new Map<number, Map<number, number[]>>();
-  for (const va of VAS) {
-    const [i2, i1, i0] = ([2, 1, 0] as const).map((l) => Number(vpnIndex(va, l))) as [number, number, number];
-    const below = tree.get(i2) ?? new Map<number, number[]>();
-    tree.set(i2, below);
-    below.set(i1, [...(below.get(i1) ?? []), i0]);
-  }
-  return tree;
+const TREE: Tree = (() => {
+  const at = (va: Gva, level: Level): number => Number(vpnIndex(va, level));
+  const node = <B>(index: number, below: B): Node<B> => ({ index, below });
+  const distinct = (vas: readonly Gva[], level: Level): number[] => [...new Set(vas.map((va) => at(va, level)))];
+  return distinct(VAS, 2).map((i2) => {
+    const vas1 = VAS.filter((va) => at(va, 2) === i2);
+    return node(i2, distinct(vas1, 1).map((i1) => node(i1, distinct(vas1.filter((va) => at(va, 1) === i1), 0).map((i0) => node(i0, null)))));
+  });
 })();
+
+/** A valid pointer, tested on V, R, W and X first: most words fail there, and the full test is slow on bigints. */
+const mayPoint = (pte: bigint): boolean => (pte & 0xfn) === 1n && isValidPointer(pte);
 
 /** The table a valid pointer leads to, if it is in RAM (a table outside RAM is never read: an access fault). */
 function nextTable(pte: bigint | undefined): bigint | null {
-  if (pte === undefined || !isValidPointer(pte)) return null;
+  if (pte === undefined || !mayPoint(pte)) return null;
   const ppn = ptePpn(pte);
   return inRam(guestConfig, ppn << PAGE_SHIFT) ? ppn : null;
 }
 
+/** By pool root: the tables below it (levels 1 and 0) that the walks of the pool VAs read. */
+type Below = ReadonlyMap<bigint, ReadonlySet<bigint>>;
+
+/** What one traversal collects (mutable only inside this file, while it runs). */
+interface Reads {
+  /** The PTE whose read levels are wanted, if any, and the levels found, as a bit set (bit L: level L). */
+  readonly page: bigint;
+  readonly slot: number;
+  levels: number;
+  readonly tables: Set<bigint>;
+}
+
 /**
  * Every step-2 read of every pool VA's walk from `root`, as walkSv39 makes them
- * with no cache: a valid pointer leads one level down, anything else ends the
- * walk. `visit` sees each read (table page, slot, level) once.
+ * with no cache: a valid pointer leads one level down, anything else ends the walk.
  */
-function walkReads(mem: Memory, root: bigint, visit: (table: bigint, slot: number, level: Level) => void): void {
+function walkReads(mem: Memory, root: bigint, into: Reads): void {
   if (!inRam(guestConfig, root << PAGE_SHIFT)) return;
-  const top = pageWords(mem, root);
-  for (const [i2, tree1] of TREE) {
-    visit(root, i2, 2);
-    const t1 = nextTable(top.get(i2));
+  const words2 = pageWords(mem, root);
+  for (const n2 of TREE) {
+    if (n2.index === into.slot && root === into.page) into.levels |= 1 << 2;
+    const t1 = nextTable(words2.get(n2.index));
     if (t1 === null) continue;
-    const mid = pageWords(mem, t1);
-    for (const [i1, slots0] of tree1) {
-      visit(t1, i1, 1);
-      const t0 = nextTable(mid.get(i1));
+    into.tables.add(t1);
+    const words1 = pageWords(mem, t1);
+    for (const n1 of n2.below) {
+      if (n1.index === into.slot && t1 === into.page) into.levels |= 1 << 1;
+      const t0 = nextTable(words1.get(n1.index));
       if (t0 === null) continue;
-      for (const i0 of slots0) visit(t0, i0, 0);
+      into.tables.add(t0);
+      if (t0 === into.page) for (const n0 of n1.below) if (n0.index === into.slot) into.levels |= 1;
     }
   }
 }
 
-/** The levels at which some walk of a pool VA from a pool root reads the PTE at `addr`, as a bit set (bit L: level L). */
+/** The levels at which some walk of a pool VA from a pool root reads the PTE at `addr`, as a bit set. */
 function readLevels(mem: Memory, addr: Gpa): number {
-  const page = addr >> PAGE_SHIFT;
-  const slot = Number((addr & 0xfffn) >> 3n);
-  let levels = 0;
-  for (const root of ROOTS) {
-    walkReads(mem, root, (table, i, level) => {
-      if (i === slot && table === page) levels |= 1 << level;
-    });
+  const into: Reads = { page: addr >> PAGE_SHIFT, slot: Number((addr & 0xfffn) >> 3n), levels: 0, tables: new Set() };
+  for (const root of ROOTS) walkReads(mem, root, into);
+  return into.levels;
+}
+
+const tablesBelow = (mem: Memory, root: bigint): ReadonlySet<bigint> => {
+  const into: Reads = { page: -1n, slot: -1, levels: 0, tables: new Set() };
+  walkReads(mem, root, into);
+  return into.tables;
+};
+
+const belowPoolRoots = (mem: Memory): Below => new Map(ROOTS.map((root) => [root, tablesBelow(mem, root)]));
+
+function sharesTable(mem: Memory, below: Below, rootPpn: bigint): boolean {
+  const mine = below.get(rootPpn) ?? tablesBelow(mem, rootPpn);
+  for (const [other, theirs] of below) {
+    if (other === rootPpn) continue;
+    for (const t of mine) if (theirs.has(t)) return true;
   }
-  return levels;
-}
-
-/** The tables below `root` (levels 1 and 0) that the walks of the pool VAs read. */
-function tablesBelow(mem: Memory, root: bigint): ReadonlySet<bigint> {
-  const tables = new Set<bigint>();
-  walkReads(mem, root, (table, _i, level) => {
-    if (level < 2) tables.add(table);
-  });
-  return tables;
-}
-
-function sharesTable(mem: Memory, rootPpn: bigint): boolean {
-  const mine = tablesBelow(mem, rootPpn);
-  return ROOTS.some((other) => other !== rootPpn && [...tablesBelow(mem, other)].some((t) => mine.has(t)));
+  return false;
 }

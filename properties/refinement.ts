@@ -3,10 +3,11 @@
  *
  * Store effects are compared as memory: after every step the guest's view of
  * memory (host memory through the p2m) equals the reference's. Only pages that
- * can differ are compared, so the fold remembers the pages the program has written.
+ * can differ are compared, so the fold remembers the pages the program has written,
+ * and the memories last found equal.
  */
 import { PAGE_SHIFT, hex } from '../spec/address.ts';
-import { pageWords, readWord } from '../spec/memory.ts';
+import { type Memory, pageWords, readWord } from '../spec/memory.ts';
 import type { ReferenceState } from '../spec/reference.ts';
 import { type HostState, hostMapping } from '../model/host.ts';
 import { commonFloors } from './floors.ts';
@@ -20,18 +21,36 @@ export const refinement = property({
   models: ALL_MODELS,
   guests: 'arbitrary',
   floors: commonFloors,
-  start: (): ReadonlySet<bigint> => new Set(ALL_FRAMES),
-  step: (written, r) => {
+  start: (): Compared => ({ written: new Set(ALL_FRAMES), equal: null }),
+  step: (s, r) => {
     if (r.access !== null) {
       const m = unfollowable(r.access) ?? outcomeNotAllowed(r.access, r.refBefore);
       if (m !== null) return { violation: m };
     }
-    const now = withWritten(written, r);
-    if (r.refAfter === null) return { state: now };
-    const m = memoryMismatch(r.refAfter, r.hostAfter, now);
-    return m === null ? { state: now } : { violation: m };
+    const written = withWritten(s.written, r);
+    if (r.refAfter === null) return { state: { written, equal: s.equal } };
+    const now: Memories = { ref: r.refAfter.mem, host: r.hostAfter.mem, p2m: r.hostAfter.p2m, backs: r.hostAfter.backs };
+    // Memory is persistent: with the same objects on both sides and no page added, the pages are as equal as they were.
+    if (written === s.written && s.equal !== null && sameMemories(now, s.equal)) return { state: s };
+    const m = memoryMismatch(r.refAfter, r.hostAfter, written);
+    return m === null ? { state: { written, equal: now } } : { violation: m };
   },
 });
+
+/** The pages written so far, and the memories (the reference's, and the host's with its p2m) last found equal on them. */
+interface Compared {
+  readonly written: ReadonlySet<bigint>;
+  readonly equal: Memories | null;
+}
+
+interface Memories {
+  readonly ref: Memory;
+  readonly host: Memory;
+  readonly p2m: HostState['p2m'];
+  readonly backs: HostState['backs'];
+}
+
+const sameMemories = (a: Memories, b: Memories): boolean => a.ref === b.ref && a.host === b.host && a.p2m === b.p2m && a.backs === b.backs;
 
 function outcomeNotAllowed(a: AccessRecord, refBefore: ReferenceState): string | null {
   if (a.reached.kind !== 'guest') return null;
@@ -64,7 +83,7 @@ function memoryMismatch(ref: ReferenceState, host: HostState, pages: ReadonlySet
   for (const gpn of pages) {
     const want = pageWords(ref.mem, gpn);
     const got = pageWords(host.mem, hostMapping(host, gpn).hpn);
-    if (want.size !== got.size || [...want].some(([slot, v]) => got.get(slot) !== v)) {
+    if (want !== got && (want.size !== got.size || [...want].some(([slot, v]) => got.get(slot) !== v))) {
       const slot = [...new Set([...want.keys(), ...got.keys()])].find((k) => want.get(k) !== got.get(k)) ?? 0;
       const a = (gpn << PAGE_SHIFT) + BigInt(slot) * 8n;
       return `guest memory differs at ${hex(a)}: the guest sees ${hex(got.get(slot) ?? 0n)}, the reference ${hex(want.get(slot) ?? 0n)}`;

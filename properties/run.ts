@@ -40,6 +40,8 @@ export const EVENT_NAMES = [
   'vm-exit', 'm-trap', 'walk-refs',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
+const EVENT_SET: ReadonlySet<string> = new Set(EVENT_NAMES);
+const isEventName = (n: string): n is EventName => EVENT_SET.has(n);
 
 /** What a floor may be stated on: an event, or a generator coverage count (coverage.ts). */
 export type StatName = EventName | CoverageName;
@@ -142,7 +144,8 @@ interface SatpTrack {
   readonly fenced: boolean;
 }
 
-const sameSatp = (a: Satp, b: Satp): boolean => JSON.stringify(a, jsonBigint) === JSON.stringify(b, jsonBigint);
+const sameSatp = (a: Satp, b: Satp): boolean =>
+  a.mode === 'bare' ? b.mode === 'bare' : b.mode === 'sv39' && a.asid === b.asid && a.rootPpn === b.rootPpn;
 
 function trackSatp(t: SatpTrack, e: MachineEvent): SatpTrack {
   if (e.kind === 'satp') return { written: e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(guestConfig, e.satp.asid) }, fenced: false };
@@ -152,7 +155,7 @@ function trackSatp(t: SatpTrack, e: MachineEvent): SatpTrack {
 
 /** The events of one completed step, from the model's events and traps and the record: nothing here knows a property. */
 function countStep(stats: RunStats, r: StepRecord, satpBefore: SatpTrack): void {
-  for (const ev of r.result.events) if ((EVENT_NAMES as readonly string[]).includes(ev)) bump(stats.events, ev as EventName);
+  for (const ev of r.result.events) if (isEventName(ev)) bump(stats.events, ev);
   for (const t of r.result.traps) if (t.cost !== 'none') bump(stats.events, t.cost);
   bump(stats.events, 'walk-refs', r.result.walkRefs);
   const e = r.event;
@@ -226,8 +229,6 @@ export function runProgram(machine: AnyMachine, events: readonly MachineEvent[],
   }
   return { violation: null, stats, trace };
 }
-
-const jsonBigint = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
 
 /** A value made on first use and kept: the same answer every call, so still a pure function to its callers. */
 function once<T>(make: () => T): () => T {
