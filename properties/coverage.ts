@@ -7,6 +7,12 @@
  * - `pointer-change-lN`: a page-table store that changes a slot whose old or new
  *   value is a valid pointer, once for each level N at which some walk of a pool
  *   VA from a pool root reads that slot; `pointer-change-unlinked` if none does.
+ *   `pointer-change-used-lN` (N = 2, 1): the same, where a walk the program has
+ *   used (a root and a page it accessed under that root) reads the slot at level N:
+ *   the walks whose non-leaf entries a hart or a shadow may still hold.
+ *   `pointer-change-shared`: a pointer change at a slot the walks from two or more
+ *   pool roots read, at least one of them below the root level: a change in a
+ *   lower-level table two address spaces see at once.
  * - `table-freed`: a page-table store that leaves a page of the guest's page-table
  *   pool with no non-zero word (what a freeTable command ends with);
  *   `freed-table-reused-as-data`: the first data store into a freed page since it
@@ -14,6 +20,9 @@
  *   anywhere, the first since it was freed.
  * - `data-store-new-offset`: a data store to a word of a page that has already
  *   taken a data store at another word in this program.
+ * - `data-store-on-pte`: a data store to a word of a page-table pool page that
+ *   some walk of a pool VA from a pool root reads: a PTE changed behind the
+ *   guest's page-table stores, through a mapping of its own table.
  * - `satp-shared-table`: a satp write loading a root whose walks read a
  *   lower-level table that another pool root's walks read too.
  *
@@ -22,7 +31,7 @@
  * faults stores nothing. The bookkeeping leaves data stores out of memory, as
  * the generator's does (properties/commands.ts).
  */
-import { type Gpa, type Gva, type Level, PAGE_SHIFT, vpnIndex } from '../spec/address.ts';
+import { type Gpa, type Gva, type Level, PAGE_SHIFT, gva, isCanonicalSv39, vpnIndex } from '../spec/address.ts';
 import { inRam } from '../spec/config.ts';
 import { type Memory, pageWords, readWord, writeWord } from '../spec/memory.ts';
 import { isValidPointer, ptePpn } from '../spec/pte.ts';
@@ -32,7 +41,9 @@ import { PT_FRAMES, ROOTS, VAS, guestConfig } from './pools.ts';
 
 export const COVERAGE_NAMES = [
   'pointer-change-l2', 'pointer-change-l1', 'pointer-change-l0', 'pointer-change-unlinked',
-  'table-freed', 'freed-table-reused-as-data', 'freed-table-relinked', 'data-store-new-offset', 'satp-shared-table',
+  'pointer-change-used-l2', 'pointer-change-used-l1', 'pointer-change-shared',
+  'table-freed', 'freed-table-reused-as-data', 'freed-table-relinked', 'data-store-new-offset', 'data-store-on-pte',
+  'satp-shared-table',
 ] as const;
 export type CoverageName = (typeof COVERAGE_NAMES)[number];
 
@@ -47,6 +58,8 @@ export interface Bookkeeping {
   readonly unlinked: ReadonlySet<bigint>;
   /** The words (slot numbers) of each page that have taken a data store. */
   readonly stored: ReadonlyMap<bigint, ReadonlySet<bigint>>;
+  /** By root: the pages (page-aligned VAs) accessed under it, whatever the outcome: the hart walked them. */
+  readonly used: ReadonlyMap<bigint, ReadonlySet<Gva>>;
   /**
    * The tables below each pool root in `mem`, once asked for: they change only
    * when a valid pointer is stored or overwritten (null: not made since).
@@ -55,7 +68,7 @@ export interface Bookkeeping {
 }
 
 export const startCoverage = (mem: Memory): Bookkeeping => ({
-  mem, rootPpn: null, sum: false, mxr: false, unreused: new Set(), unlinked: new Set(), stored: new Map(), below: null,
+  mem, rootPpn: null, sum: false, mxr: false, unreused: new Set(), unlinked: new Set(), stored: new Map(), used: new Map(), below: null,
 });
 
 const adding = <T>(s: ReadonlySet<T>, x: T): ReadonlySet<T> => (s.has(x) ? s : new Set([...s, x]));
@@ -77,8 +90,10 @@ export function coverage(e: MachineEvent, b: Bookkeeping): Classified {
     case 'ptStore':
       return pageTableStore(e.addr, e.value, b);
     case 'access': {
+      const used = usedWith(b, e.va);
+      const after = used === b.used ? b : { ...b, used };
       const pa = e.access === 'store' ? freshStoreAddress(b, e.va, e.priv) : null;
-      return pa === null ? { bookkeeping: b, counts: NOTHING } : dataStore(pa, b);
+      return pa === null ? { bookkeeping: after, counts: NOTHING } : dataStore(pa, after);
     }
     case 'satp': {
       const rootPpn = e.satp.mode === 'bare' ? null : e.satp.rootPpn;
@@ -110,7 +125,7 @@ function pageTableStore(addr: Gpa, value: bigint, b: Bookkeeping): Classified {
   const relinked = target !== null && b.unlinked.has(target);
   // Most stores change a leaf of a live table: nothing to count, and no set to copy.
   if (!pointerChange && !freed && !relinked) return { bookkeeping: { ...b, mem }, counts: NOTHING };
-  const counts: CoverageName[] = pointerChange ? [...POINTER_CHANGE_AT[readLevels(b.mem, addr)] ?? []] : [];
+  const counts: CoverageName[] = pointerChange ? pointerChangeCounts(b, addr) : [];
   let { unreused, unlinked } = b;
   if (freed) {
     counts.push('table-freed');
@@ -132,12 +147,49 @@ const POINTER_CHANGE_AT: readonly (readonly CoverageName[])[] = Array.from({ len
   return at.length === 0 ? ['pointer-change-unlinked'] : at;
 });
 
+/** The counts of a pointer change at `addr`, from the walks over memory before it. */
+function pointerChangeCounts(b: Bookkeeping, addr: Gpa): CoverageName[] {
+  const { levels, roots } = readLevels(b.mem, addr);
+  const counts = [...POINTER_CHANGE_AT[levels] ?? []];
+  const used = usedLevels(b, addr);
+  if ((used & (1 << 2)) !== 0) counts.push('pointer-change-used-l2');
+  if ((used & (1 << 1)) !== 0) counts.push('pointer-change-used-l1');
+  if (roots >= 2 && (levels & 0b011) !== 0) counts.push('pointer-change-shared');
+  return counts;
+}
+
+function usedWith(b: Bookkeeping, va: Gva): Bookkeeping['used'] {
+  if (b.rootPpn === null || !isCanonicalSv39(va)) return b.used;
+  const page = gva(va & ~0xfffn);
+  const pages = b.used.get(b.rootPpn);
+  if (pages?.has(page) === true) return b.used;
+  return new Map([...b.used, [b.rootPpn, adding(pages ?? new Set<Gva>(), page)]]);
+}
+
+/** The levels at which the walks the program used, over memory now, read the PTE at `addr`, as a bit set. */
+function usedLevels(b: Bookkeeping, addr: Gpa): number {
+  let levels = 0;
+  for (const [root, pages] of b.used) {
+    for (const va of pages) {
+      const [w] = walkSv39(va, root, ANY_LOAD, guestRead(b.mem), { svade: false }, () => true);
+      for (const s of w?.path ?? []) if (s.pteAddr === addr) levels |= 1 << s.level;
+    }
+  }
+  return levels;
+}
+
+const ANY_LOAD = { kind: 'load', priv: 'S', sum: true, mxr: true } as const;
+const guestRead = (mem: Memory) => (_l: Level, a: Gpa): PteRead[] =>
+  inRam(guestConfig, a) ? [{ kind: 'pte', pte: readWord(mem, a), fromMemory: true }] : [{ kind: 'access-fault' }];
+
 function dataStore(pa: Gpa, b: Bookkeeping): Classified {
   const page = pa >> PAGE_SHIFT;
   const slot = (pa & 0xfffn) >> 3n;
   const counts: CoverageName[] = [];
   const slots = b.stored.get(page) ?? new Set<bigint>();
   if (slots.size > 0 && !slots.has(slot)) counts.push('data-store-new-offset');
+  // Only a pool page can be a table a pool walk reads (pointers name pool frames), so most stores skip the traversal.
+  if (POOL_TABLES.has(page) && readLevels(b.mem, pa).levels !== 0) counts.push('data-store-on-pte');
   const stored = slots.has(slot) ? b.stored : new Map([...b.stored, [page, adding(slots, slot)]]);
   let unreused = b.unreused;
   if (unreused.has(page)) {
@@ -150,8 +202,7 @@ function dataStore(pa: Gpa, b: Bookkeeping): Classified {
 /** Where a store to `va` lands by the guest's fresh walk of its own tables, or null if it faults. */
 function freshStoreAddress(b: Bookkeeping, va: Gva, priv: Privilege): Gpa | null {
   if (b.rootPpn === null) return null;
-  const read = (_l: Level, a: Gpa): PteRead[] => (inRam(guestConfig, a) ? [{ kind: 'pte', pte: readWord(b.mem, a), fromMemory: true }] : [{ kind: 'access-fault' }]);
-  const [w] = walkSv39(va, b.rootPpn, { kind: 'store', priv, sum: b.sum, mxr: b.mxr }, read, guestConfig, (pa) => inRam(guestConfig, pa));
+  const [w] = walkSv39(va, b.rootPpn, { kind: 'store', priv, sum: b.sum, mxr: b.mxr }, guestRead(b.mem), guestConfig, (pa) => inRam(guestConfig, pa));
   return w?.kind === 'ok' ? w.pa : null;
 }
 
@@ -220,11 +271,20 @@ function walkReads(mem: Memory, root: bigint, into: Reads): void {
   }
 }
 
-/** The levels at which some walk of a pool VA from a pool root reads the PTE at `addr`, as a bit set. */
-function readLevels(mem: Memory, addr: Gpa): number {
-  const into: Reads = { page: addr >> PAGE_SHIFT, slot: Number((addr & 0xfffn) >> 3n), levels: 0, tables: new Set() };
-  for (const root of ROOTS) walkReads(mem, root, into);
-  return into.levels;
+/**
+ * The levels at which some walk of a pool VA from a pool root reads the PTE at
+ * `addr`, as a bit set, and how many pool roots have such a walk.
+ */
+function readLevels(mem: Memory, addr: Gpa): { levels: number; roots: number } {
+  let levels = 0;
+  let roots = 0;
+  for (const root of ROOTS) {
+    const into: Reads = { page: addr >> PAGE_SHIFT, slot: Number((addr & 0xfffn) >> 3n), levels: 0, tables: new Set() };
+    walkReads(mem, root, into);
+    if (into.levels !== 0) roots++;
+    levels |= into.levels;
+  }
+  return { levels, roots };
 }
 
 const tablesBelow = (mem: Memory, root: bigint): ReadonlySet<bigint> => {
