@@ -8,6 +8,9 @@
  * copy-on-write, page sharing: `hostWriteProtect`) and gives write access back
  * (`hostUnprotect`). The guest must not see any of them, and no guest store may
  * reach a write-protected frame without the hypervisor seeing it.
+ *
+ * The hypervisor's own page tables (shadow tables, the G-stage table) live in host
+ * memory too, in frames of a pool that backs no guest page (decision record 0009).
  */
 import { enableMapSet, produce } from 'immer';
 import { type Gpa, type Hpa, PAGE_SHIFT, hpa } from '../spec/address.ts';
@@ -35,6 +38,10 @@ export interface HostState {
   readonly nextFreeFrame: bigint;
   /** Guest pages stored to while write-protected: what dirty logging reports. */
   readonly dirty: ReadonlySet<bigint>;
+  /** Frames of the table pool that are free, the next one to allocate last: a frame freed is the first reused. */
+  readonly freeTableFrames: readonly bigint[];
+  /** Frames holding hypervisor page tables now. */
+  readonly tableFrames: ReadonlySet<bigint>;
 }
 
 /** At boot, guest page g is backed by host frame g + BOOT_OFFSET; remapped pages get frames from FREE_BASE on. */
@@ -42,13 +49,45 @@ enableMapSet();
 
 const BOOT_OFFSET = 0x100000n;
 const FREE_BASE = 0x400000n;
+/** The hypervisor's table pool: frames from here on back no guest page (decision record 0009). */
+export const TABLE_POOL_BASE = 0x300000n;
+/** Its size: enough for a few shadows of the generators' address spaces, small enough that they must be reclaimed. */
+export const TABLE_POOL_FRAMES = 12;
 
-const bootFrame = (gpn: bigint): bigint => gpn + BOOT_OFFSET;
+export const bootFrame = (gpn: bigint): bigint => gpn + BOOT_OFFSET;
 
-export function initialHost(cfg: GuestConfig, guestMem: Memory): HostState {
+/** `tablePoolBase` is a parameter only so that a seeded bug can misplace the pool (model/variants.ts). */
+export function initialHost(cfg: GuestConfig, guestMem: Memory, tablePoolBase = TABLE_POOL_BASE): HostState {
   let mem: Memory = emptyMemory;
   for (const [gpn, words] of pagesOf(guestMem)) mem = writePage(mem, bootFrame(gpn), words);
-  return { cfg, mem, p2m: new Map(), backs: new Map(), nextFreeFrame: FREE_BASE, dirty: new Set() };
+  const pool = Array.from({ length: TABLE_POOL_FRAMES }, (_v, i) => tablePoolBase + BigInt(TABLE_POOL_FRAMES - 1 - i));
+  return { cfg, mem, p2m: new Map(), backs: new Map(), nextFreeFrame: FREE_BASE, dirty: new Set(), freeTableFrames: pool, tableFrames: new Set() };
+}
+
+/**
+ * Take `count` contiguous frames of the table pool, the first aligned to `count`
+ * frames (a G-stage root is 16 KiB, 16 KiB-aligned), cleared as the hypervisor
+ * clears a page before it uses it as a table; null if the pool has no such run.
+ */
+export function allocTableFrames(h: HostState, count = 1): { host: HostState; frame: bigint } | null {
+  const free = new Set(h.freeTableFrames);
+  const fits = (f: bigint) => f % BigInt(count) === 0n && Array.from({ length: count }, (_v, i) => f + BigInt(i)).every((g) => free.has(g));
+  const frame = count === 1 ? h.freeTableFrames.at(-1) : [...free].sort((a, b) => (a < b ? -1 : 1)).find(fits);
+  if (frame === undefined) return null;
+  const taken = new Set(Array.from({ length: count }, (_v, i) => frame + BigInt(i)));
+  let mem = h.mem;
+  for (const f of taken) mem = writePage(mem, f, new Map());
+  return {
+    host: { ...h, mem, freeTableFrames: h.freeTableFrames.filter((f) => !taken.has(f)), tableFrames: new Set([...h.tableFrames, ...taken]) },
+    frame,
+  };
+}
+
+/** Give a table frame back to the pool (its contents stay until it is allocated again, as in real memory). */
+export function freeTableFrame(h: HostState, frame: bigint): HostState {
+  const tableFrames = new Set(h.tableFrames);
+  tableFrames.delete(frame);
+  return { ...h, tableFrames, freeTableFrames: [...h.freeTableFrames, frame] };
 }
 
 /** The p2m entry of a guest RAM page. */

@@ -9,6 +9,8 @@ import type { GuestConfig } from '../spec/config.ts';
 import type { GuestAction, Satp } from '../spec/guest-action.ts';
 import type { Memory } from '../spec/memory.ts';
 import type { Delegation, Trap } from '../spec/privilege.ts';
+import type { GLookup, Hgatp } from '../spec/two-stage.ts';
+import type { AccessContext } from '../spec/walk.ts';
 import type { HostEvent, HostState } from './host.ts';
 
 export type MachineEvent = GuestAction | HostEvent;
@@ -32,7 +34,33 @@ export type ModelEvent =
   | 'buffer-hit'
   | 'buffer-miss'
   | 'dirty-logged'
-  | 'write-protect-applied';
+  | 'write-protect-applied'
+  | 'write-access-restored'
+  | 'shadow-page-alloc'
+  | 'shadow-page-free'
+  | 'shadow-reclaim'
+  | 'gstage-split'
+  | 'gstage-collapse';
+
+/**
+ * What the hart itself did in a step, in order, for the hart-legality property:
+ * each translation with its result, each fence it was given, and with each the host
+ * memory as it was then (an immutable value: its tables are what the hart walked).
+ * The VS-stage of a shadow design walks the shadow (vsatp holds the shadow root,
+ * hgatp is Bare); nested paging reports its G-stage lookups.
+ */
+export type HartEvent =
+  | {
+      readonly kind: 'vs-translate';
+      readonly mem: Memory;
+      readonly vsatp: { readonly asid: number; readonly root: bigint };
+      readonly va: Gva;
+      readonly ctx: AccessContext;
+      readonly result: { readonly kind: 'ok'; readonly hpa: Hpa } | { readonly kind: 'fault'; readonly cause: number };
+    }
+  | { readonly kind: 'hfence-vvma'; readonly mem: Memory; readonly rs1: Gva | null; readonly rs2: number | null }
+  | { readonly kind: 'g-lookup'; readonly mem: Memory; readonly hgatp: Hgatp; readonly lookup: GLookup }
+  | { readonly kind: 'hfence-gvma'; readonly mem: Memory; readonly rs1: Gpa | null; readonly rs2: number | null };
 
 export interface StepResult<S> {
   readonly state: S;
@@ -42,17 +70,31 @@ export interface StepResult<S> {
   readonly events: readonly ModelEvent[];
   /** Page-walk memory references the hardware made (the cost of TLB misses). */
   readonly walkRefs: number;
+  /** What the hart did, for the hart-legality property. */
+  readonly hart: readonly HartEvent[];
 }
 
-/** A shadow leaf as the hardware uses it, with the guest walk it was built from (ghost state, for the properties). */
-export interface ShadowLeaf {
+/** A shadow leaf as the hart uses it, where it sits, and the guest walk it was built from (ghost state, for the properties). */
+export interface ShadowLeafView {
+  /** The shadow it belongs to (its buffer key: guest root, and ASID when shadows are keyed by it). */
+  readonly shadow: string;
+  readonly loaded: boolean;
+  /** The ASID the shadow's translations are tagged with (-1 for a design whose shadows carry no tag). */
+  readonly asid: number;
+  /** The first virtual address it maps. */
+  readonly va: Gva;
+  /** The first host frame it maps, and how many pages (1, or 512 for a 2 MiB shadow superpage). */
   readonly hpn: bigint;
+  readonly pages: bigint;
+  /** The shadow leaf's level. */
+  readonly level: Level;
   readonly r: boolean;
   readonly w: boolean;
   readonly x: boolean;
   readonly u: boolean;
+  /** Global as the hart sees it: a G bit on the leaf or on a shadow pointer above it. */
   readonly g: boolean;
-  /** The guest-physical page the guest walk gave. */
+  /** The first guest-physical page the guest walk gave. */
   readonly gpn: bigint;
   /** The level of the guest leaf: the superpage an rs1=va fence covers. */
   readonly guestLevel: Level;
@@ -60,22 +102,30 @@ export interface ShadowLeaf {
   readonly guestPath: readonly { readonly level: Level; readonly pteAddr: Gpa; readonly pte: bigint }[];
 }
 
-/** A valid shadow leaf, where it sits (for the justified-shadow property). */
-export interface ShadowLeafView extends ShadowLeaf {
-  /** The shadow it belongs to (guest root, and ASID when the shadow is keyed by it). */
-  readonly shadow: string;
-  readonly loaded: boolean;
-  /** The ASID the shadow runs under (the tag its hardware TLB entries get). */
-  readonly asid: number;
-  readonly va: Gva;
+/** One shadow page as the hypervisor keeps it (TSP, SSP): its role, its state, and its entries with the guest PTEs they mirror. */
+export interface ShadowPageView {
+  readonly frame: bigint;
+  readonly level: Level;
+  /** vpn[2..level+1] of the virtual addresses it translates (0 for a root). */
+  readonly prefix: bigint;
+  readonly tag: number | 'global' | null;
+  readonly source:
+    | { readonly kind: 'table'; readonly gfn: bigint }
+    | { readonly kind: 'split'; readonly leafAddr: Gpa; readonly leaf: bigint; readonly leafLevel: Level };
+  readonly unsync: boolean;
+  /** Shadow pointers naming it, plus one while it is a root in the buffer. */
+  readonly links: number;
+  /** Its present entries: the shadow PTE and the guest PTE it was built from. */
+  readonly entries: readonly { readonly slot: number; readonly pte: bigint; readonly guestPteAddr: Gpa; readonly guestPte: bigint }[];
 }
 
 /** A hardware TLB entry that ends in a host frame, as the isolation property sees it. */
 export interface HostTranslationView {
   readonly what: string;
-  /** The guest-physical page the entry claims to map, and the host frame it maps it to. */
+  /** The first guest-physical page the entry claims to map, the host frame it maps it to, and how many pages follow. */
   readonly gpn: bigint;
   readonly hpn: bigint;
+  readonly pages: bigint;
 }
 
 export interface MachineView<S> {
@@ -88,6 +138,12 @@ export interface MachineView<S> {
   readonly hostTranslations: (s: S) => readonly HostTranslationView[];
   /** Guest pages the hypervisor keeps write-protected as page-table pages (TSP). */
   readonly protectedPageTables: (s: S) => ReadonlySet<bigint>;
+  /** Host frames that hold the hypervisor's own page tables (shadow or G-stage). */
+  readonly tableFrames: (s: S) => ReadonlySet<bigint>;
+  /** Every shadow page (TSP, SSP; empty for NPT). */
+  readonly shadowPages: (s: S) => readonly ShadowPageView[];
+  /** The shadows in the buffer (key: root frame) and the key of the loaded one. */
+  readonly shadowRoots: (s: S) => { readonly roots: ReadonlyMap<string, bigint>; readonly loaded: string | null };
   /**
    * The hypervisor's translation structures and the hart's TLB as plain data
    * (strings, booleans, bigints, arrays and records), for counterexample traces.

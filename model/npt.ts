@@ -1,149 +1,230 @@
 /**
  * Nested paging (the H extension's two-stage translation): the guest's own Sv39
- * table in vsatp, over the hypervisor's G-stage table in hgatp. Guest page-table
- * stores, SFENCE.VMA and satp writes never leave the guest; the hardware caches
- * VS-stage reads (tagged by ASID; one VMID) and G-stage translations, and the
- * hypervisor fences the G-stage with HFENCE.GVMA after every change it makes.
+ * table in vsatp, over the hypervisor's G-stage table in hgatp (Sv39x4), which lives
+ * in host memory. Guest page-table stores, SFENCE.VMA and satp writes never leave
+ * the guest. The hart translates every access with the spec's own two-stage code
+ * through a TLB of VS-stage, G-stage and combined entries (spec/two-stage-tlb.ts);
+ * the hypervisor edits its G-stage table with host stores and fences the hart with
+ * HFENCE.GVMA (decision records 0008 and 0010).
  *
- * The G-stage table is the hypervisor's p2m (model/host.ts), walked in one step
- * and counted as an Sv39x4 walk of three references (decision record 0001).
+ * The G-stage maps guest RAM with 2 MiB superpage leaves wherever the p2m is
+ * contiguous, aligned and writable throughout (as KVM maps guest memory with huge
+ * pages), and splits a region into 4 KiB leaves when a page in it is remapped or
+ * write-protected; a region that becomes whole again is collapsed back.
  */
-import { type Gpa, type Hpa, PAGE_SHIFT, gpa, hpa } from '../spec/address.ts';
-import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from '../spec/concrete-tlb.ts';
+import { type Gpa, type Gva, type Hpa, type Level, PAGE_SHIFT, gpa, gva, hex, hpa } from '../spec/address.ts';
 import { type GuestConfig, inRam, maskAsid } from '../spec/config.ts';
 import type { AccessAction, GuestAction, Satp } from '../spec/guest-action.ts';
-import { type Memory, readWord } from '../spec/memory.ts';
+import { type Memory, readWord, writePage } from '../spec/memory.ts';
+import { encodePte, isValidLeaf, isValidPointer, pteD, ptePpn, pteW } from '../spec/pte.ts';
 import { type Trap, bits, takeTrap } from '../spec/privilege.ts';
-import { CAUSE, exceptionFor } from '../spec/walk.ts';
-import { match } from 'ts-pattern';
+import { type Hgatp, type TwoStageInput, gpaVpnIndex } from '../spec/two-stage.ts';
+import { type TwoStageTlb, emptyTwoStageTlb, hartGFence, hartTranslate, hartVsFence } from '../spec/two-stage-tlb.ts';
+import { CAUSE, exceptionFor, leafPhysicalAddress } from '../spec/walk.ts';
 import {
-  type HostMapping, type HostState, guestRead, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
+  type HostState, allocTableFrames, freeTableFrame, guestRead, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
-import type { Machine, MachineEvent, ModelEvent, Observation, StepResult } from './machine.ts';
+import type { HartEvent, HostTranslationView, Machine, MachineEvent, ModelEvent, Observation, StepResult } from './machine.ts';
+import { LivelockError } from './machine.ts';
+
+/** The G-stage table as the hypervisor keeps it: the root (16 KiB), the level-1 table, and a level-0 table per split region. */
+export interface GStageTable {
+  readonly root: bigint;
+  readonly l1: bigint;
+  /** 2 MiB regions (guest page >> 9) mapped by 4 KiB leaves, with their level-0 table's frame. */
+  readonly split: ReadonlyMap<bigint, bigint>;
+}
 
 export interface NptState {
   readonly host: HostState;
   readonly vsatp: Satp;
   readonly sum: boolean;
   readonly mxr: boolean;
-  /** The VS-stage address-translation cache (spec/concrete-tlb.ts) over guest-physical PTE addresses. */
-  readonly vsTlb: ConcreteTlb;
-  /** The G-stage TLB: guest page -> host frame and write permission, as cached. */
-  readonly gTlb: ReadonlyMap<bigint, HostMapping>;
+  readonly hgatp: Extract<Hgatp, { mode: 'sv39x4' }>;
+  readonly gstage: GStageTable;
+  readonly tlb: TwoStageTlb;
 }
 
 /** Page faults go on to the guest (hedeleg); guest-page faults and virtual instructions stop in HS. */
 const delegation = { medeleg: bits(12, 13, 15, 20, 21, 22, 23), hedeleg: bits(12, 13, 15) };
 const VTVM = false;
+const VMID = 1;
+const REGION_PAGES = 512n;
 
-const guestPageFaultCause = (kind: AccessAction['access']): number =>
-  match(kind).with('fetch', () => CAUSE.fetchGuestPageFault).with('load', () => CAUSE.loadGuestPageFault)
-    .with('store', () => CAUSE.storeGuestPageFault).exhaustive();
+/** Host frames that are RAM for the hart's PMA check: guest backing, the table pool, remapped frames. */
+const hostInRam = (a: bigint): boolean => a >> PAGE_SHIFT >= 0x100000n && a >> PAGE_SHIFT < 0x800000n;
+
+/** Mistakes a nested-paging hypervisor (or its hart) can make, switched on by the seeded-bug variants (model/variants.ts). */
+export type NptBug =
+  /** A host remap changes the G-stage leaf without HFENCE.GVMA: the hart keeps using the old frame. */
+  | 'no-hfence-gvma-after-remap'
+  /** Collapsing a split region back into a superpage fences one address only: the hart keeps the old level-1 pointer into the freed table. */
+  | 'gstage-pointer-without-hfence'
+  /** The hart's HFENCE.GVMA rs1=gpa keeps the combined GVA->HPA entries whose guest-physical page it names. */
+  | 'keeps-combined-after-hfence-gvma';
 
 /** Mutable scratch of one step: the traps, events and references it accumulates. Never escapes `step`. */
 interface Scratch {
   s: NptState;
+  readonly bugs: ReadonlySet<NptBug>;
   /** The mode the guest instruction of this step runs in (VU for a U-mode access). */
   from: 'VS' | 'VU';
   traps: Trap[];
   events: ModelEvent[];
   walkRefs: number;
+  /** What the hart did (model/machine.ts HartEvent). */
+  hart: HartEvent[];
 }
 
-/** HFENCE.GVMA for one guest page: drop its G-stage TLB entry (VS-stage entries hold values, not frames). */
-function hfenceGvma(s: NptState, gpn: bigint): NptState {
-  if (!s.gTlb.has(gpn)) return s;
-  const gTlb = new Map(s.gTlb);
-  gTlb.delete(gpn);
-  return { ...s, gTlb };
+const slot = (frame: bigint, index: bigint): Hpa => hpa((frame << PAGE_SHIFT) + index * 8n);
+
+/** A G-stage leaf for guest pages from `hpn`: every G-stage access is a U-mode one, A and D set (no G-stage A/D faults). */
+const gLeaf = (hpn: bigint, writable: boolean): bigint => encodePte({ ppn: hpn, r: true, w: writable, x: true, u: true, a: true, d: true });
+
+/** Can the 2 MiB region be one superpage leaf: every page in RAM, backed contiguously and aligned, none write-protected? */
+function regionWhole(h: HostState, region: bigint): boolean {
+  const first = hostMapping(h, region * REGION_PAGES);
+  if (first.hpn % REGION_PAGES !== 0n) return false;
+  for (let k = 0n; k < REGION_PAGES; k++) {
+    const m = hostMapping(h, region * REGION_PAGES + k);
+    if (m.hpn !== first.hpn + k || m.writeProtected) return false;
+  }
+  return true;
+}
+
+function store(x: Scratch, a: Hpa, value: bigint): void {
+  x.s = { ...x.s, host: hostStore(x.s.host, a, value) };
+}
+
+/** HFENCE.GVMA rs1, VMID (H extension, "Hypervisor Memory-Management Fence Instructions") on the hart's TLB. */
+function hfenceGvma(x: Scratch, rs1: Gpa | null): void {
+  const before = x.s.tlb;
+  let tlb = hartGFence(before, rs1, VMID, (a) => readWord(x.s.host.mem, a));
+  if (rs1 !== null && x.bugs.has('keeps-combined-after-hfence-gvma')) tlb = { ...tlb, combined: before.combined };
+  x.s = { ...x.s, tlb };
+  x.hart.push({ kind: 'hfence-gvma', mem: x.s.host.mem, rs1, rs2: VMID });
+}
+
+/** The G-stage leaf slot of a guest page in a split region, creating the split (4 KiB leaves of the region's current mapping) if needed. */
+function splitRegion(x: Scratch, region: bigint): bigint {
+  const existing = x.s.gstage.split.get(region);
+  if (existing !== undefined) return existing;
+  const got = allocTableFrames(x.s.host);
+  if (got === null) throw new Error('the G-stage table pool is exhausted');
+  // One table page written at once: 512 word stores would copy the page 512 times.
+  const words = new Map<number, bigint>();
+  for (let k = 0n; k < REGION_PAGES; k++) {
+    const m = hostMapping(got.host, region * REGION_PAGES + k);
+    words.set(Number(k), gLeaf(m.hpn, !m.writeProtected));
+  }
+  x.s = { ...x.s, host: { ...got.host, mem: writePage(got.host.mem, got.frame, words) } };
+  // The level-1 superpage leaf becomes a pointer: every page of the region still maps where it did, so
+  // the leaf fence the change of the page itself needs also removes the cached superpage entry.
+  store(x, slot(x.s.gstage.l1, region & 0x1ffn), encodePte({ ppn: got.frame }));
+  x.s = { ...x.s, gstage: { ...x.s.gstage, split: new Map(x.s.gstage.split).set(region, got.frame) } };
+  x.events.push('gstage-split');
+  return got.frame;
+}
+
+/** Collapse a split region whose pages are whole again into one superpage leaf, freeing its level-0 table. */
+function collapseRegion(x: Scratch, region: bigint): void {
+  const l0 = x.s.gstage.split.get(region);
+  if (l0 === undefined || !regionWhole(x.s.host, region)) return;
+  store(x, slot(x.s.gstage.l1, region & 0x1ffn), gLeaf(hostMapping(x.s.host, region * REGION_PAGES).hpn, true));
+  const split = new Map(x.s.gstage.split);
+  split.delete(region);
+  x.s = { ...x.s, host: freeTableFrame(x.s.host, l0), gstage: { ...x.s.gstage, split } };
+  x.events.push('gstage-collapse');
+  // A pointer became a leaf and its table was freed: cached non-leaf entries survive an rs1=gpa fence, so rs1=x0.
+  hfenceGvma(x, x.bugs.has('gstage-pointer-without-hfence') ? gpa(region * REGION_PAGES << PAGE_SHIFT) : null);
+}
+
+/** Bring the G-stage leaf of guest page `gpn` in line with the p2m, then fence that address. */
+function updateGLeaf(x: Scratch, gpn: bigint, fence: boolean): void {
+  if (!inRam(x.s.host.cfg, gpn << PAGE_SHIFT)) return;
+  const region = gpn / REGION_PAGES;
+  if (!x.s.gstage.split.has(region) && regionWhole(x.s.host, region)) return;
+  const l0 = splitRegion(x, region);
+  const m = hostMapping(x.s.host, gpn);
+  store(x, slot(l0, gpn % REGION_PAGES), gLeaf(m.hpn, !m.writeProtected));
+  if (fence) hfenceGvma(x, gpa(gpn << PAGE_SHIFT));
+  collapseRegion(x, region);
+}
+
+/** The hart translates an access made with V=1 through its TLB. */
+function translate(x: Scratch, va: Gva, access: AccessAction['access'], priv: 'S' | 'U', vsatp: Satp) {
+  const input: TwoStageInput = {
+    gva: va, access, priv: priv === 'U' ? 'VU' : 'VS', vsatp, hgatp: x.s.hgatp, vsstatus: { sum: x.s.sum, mxr: x.s.mxr }, mstatusMxr: false,
+    read: (a) => readWord(x.s.host.mem, a), inRam: hostInRam, svade: x.s.host.cfg.svade,
+  };
+  const mem = x.s.host.mem;
+  const t = hartTranslate(x.s.tlb, input);
+  x.s = { ...x.s, tlb: t.tlb };
+  for (const lookup of t.gLookups) x.hart.push({ kind: 'g-lookup', mem, hgatp: x.s.hgatp, lookup });
+  x.walkRefs += t.memoryReads.vs + t.memoryReads.g;
+  return t;
 }
 
 /**
- * G-stage translation of a guest-physical address (H extension, "Guest Physical
- * Address Translation"): through the G-stage TLB, or a walk that fills it. A
- * store to a write-protected page exits with a store guest-page fault; the
- * hypervisor logs the page dirty, gives write access back, fences and retries.
+ * A guest access (or, with vsatp Bare, a guest page-table store through the
+ * kernel's direct map): the hart's translation, and the hypervisor's handling of
+ * the guest-page faults it raises: a store to a page dirty logging protects (log
+ * it, give write access back, fence, retry), or an address outside guest RAM (the
+ * hypervisor emulates the access fault).
  */
-function gStage(x: Scratch, a: Gpa, write: boolean): Hpa {
-  const gpn = a >> PAGE_SHIFT;
-  let m = x.s.gTlb.get(gpn);
-  if (m === undefined) {
-    m = hostMapping(x.s.host, gpn);
-    x.walkRefs += 3;
-    x.s = { ...x.s, gTlb: new Map(x.s.gTlb).set(gpn, m) };
-  }
-  if (write && m.writeProtected) {
-    x.traps.push(takeTrap(CAUSE.storeGuestPageFault, x.from, delegation, 'dirty-log'));
-    x.events.push('dirty-logged');
-    x.s = hfenceGvma({ ...x.s, host: logDirty(x.s.host, gpn) }, gpn);
-    return gStage(x, a, write);
-  }
-  return hpa((m.hpn << PAGE_SHIFT) | (a & 0xfffn));
-}
-
-function access(x: Scratch, a: AccessAction): Observation {
-  const cfg = x.s.host.cfg;
-  const fault = (cause: number): Observation => ({ kind: 'fault', cause, tval: a.va });
-  /** A guest-physical address outside RAM has no G-stage mapping: the hypervisor emulates the access fault. */
-  const accessFault = (): Observation => {
-    x.traps.push(takeTrap(guestPageFaultCause(a.access), x.from, delegation, 'access-fault-emulation'));
-    return fault(exceptionFor('pa-access-fault', a.access));
-  };
-  let pa: Gpa;
-  if (x.s.vsatp.mode === 'bare') {
-    if (!inRam(cfg, a.va)) return accessFault();
-    pa = gpa(a.va);
-  } else {
-    let pteOutsideRam = false;
-    const t = tlbTranslate(
-      x.s.vsTlb, a.va, x.s.vsatp.asid, x.s.vsatp.rootPpn, { kind: a.access, priv: a.priv, sum: x.s.sum, mxr: x.s.mxr },
-      (pteAddr) => {
-        if (!inRam(cfg, pteAddr)) {
-          pteOutsideRam = true;
-          return null;
-        }
-        x.walkRefs++;
-        // Every VS-stage PTE read is itself G-stage translated, as an implicit load.
-        return readWord(x.s.host.mem, gStage(x, pteAddr, false));
-      },
-      { svade: cfg.svade }, () => true,
-    );
-    x.s = { ...x.s, vsTlb: t.tlb };
-    if (t.result.kind === 'fault') {
-      if (pteOutsideRam) return accessFault();
-      const cause = exceptionFor(t.result.error, a.access);
-      x.traps.push(takeTrap(cause, x.from, delegation, 'page-fault-to-guest'));
-      return fault(cause);
+function access(x: Scratch, va: Gva, kind: AccessAction['access'], priv: 'S' | 'U', value: bigint, vsatp: Satp): Observation {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const t = translate(x, va, kind, priv, vsatp);
+    const r = t.result;
+    if (r.kind === 'ok') {
+      if (kind === 'store') {
+        store(x, r.hpa, value);
+        return { kind: 'ok', hpa: r.hpa, value };
+      }
+      return { kind: 'ok', hpa: r.hpa, value: readWord(x.s.host.mem, r.hpa) };
     }
-    if (!inRam(cfg, t.result.pa)) return accessFault();
-    pa = t.result.pa;
+    const guestPage = r.cause === CAUSE.fetchGuestPageFault || r.cause === CAUSE.loadGuestPageFault || r.cause === CAUSE.storeGuestPageFault;
+    if (!guestPage) {
+      // The guest's own page fault (or access fault), delegated to VS: no hypervisor involved.
+      x.traps.push(takeTrap(r.cause, x.from, delegation, 'page-fault-to-guest'));
+      return { kind: 'fault', cause: r.cause, tval: va };
+    }
+    const faulting = gpa(r.tval2 << 2n);
+    if (!inRam(x.s.host.cfg, faulting)) {
+      // A guest-physical address outside RAM has no G-stage mapping: the hypervisor emulates the access fault.
+      x.traps.push(takeTrap(r.cause, x.from, delegation, 'access-fault-emulation'));
+      return { kind: 'fault', cause: exceptionFor('pa-access-fault', kind), tval: va };
+    }
+    const gpn = faulting >> PAGE_SHIFT;
+    if (r.cause === CAUSE.storeGuestPageFault && hostMapping(x.s.host, gpn).writeProtected) {
+      x.traps.push(takeTrap(r.cause, x.from, delegation, 'dirty-log'));
+      x.events.push('dirty-logged');
+      x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
+      updateGLeaf(x, gpn, true);
+      continue;
+    }
+    throw new Error(`a guest-page fault at ${hex(faulting)} the G-stage should not raise (cause ${r.cause})`);
   }
-  const h = gStage(x, pa, a.access === 'store');
-  if (a.access === 'store') {
-    x.s = { ...x.s, host: hostStore(x.s.host, h, a.value) };
-    return { kind: 'ok', hpa: h, value: a.value };
-  }
-  return { kind: 'ok', hpa: h, value: readWord(x.s.host.mem, h) };
+  throw new LivelockError(`the guest-page fault on ${hex(va)} recurs after the hypervisor resolved it: the guest livelocks`);
 }
 
 function guestAction(x: Scratch, a: GuestAction): Observation | null {
   const cfg = x.s.host.cfg;
   switch (a.kind) {
     case 'access':
-      return access(x, a);
-    case 'ptStore': {
-      const h = gStage(x, a.addr, true);
-      x.s = { ...x.s, host: hostStore(x.s.host, h, a.value) };
+      return access(x, a.va, a.access, a.priv, a.value, x.s.vsatp);
+    case 'ptStore':
+      // The guest kernel's direct map is the identity: only the G-stage translates this store.
+      access(x, gva(a.addr), 'store', 'S', a.value, { mode: 'bare' });
       return null;
-    }
     case 'satp':
       // hstatus.VTVM=0: a VS-mode satp write executes (spec/privilege.ts instructionTrap gives none).
       x.s = { ...x.s, vsatp: a.satp.mode === 'bare' ? a.satp : { ...a.satp, asid: maskAsid(cfg, a.satp.asid) } };
       return null;
     case 'sfence': {
-      // In VS-mode SFENCE.VMA acts on the VS-stage entries of the current VMID.
+      // In VS-mode SFENCE.VMA acts on the VS-stage (and combined) entries of the current VMID.
       const rs2 = a.rs2 === null ? null : maskAsid(cfg, a.rs2);
-      x.s = { ...x.s, vsTlb: tlbFence(x.s.vsTlb, a.rs1, rs2, (p) => guestRead(x.s.host, p)) };
+      x.s = { ...x.s, tlb: hartVsFence(x.s.tlb, VMID, a.rs1, rs2, (p) => guestRead(x.s.host, p)) };
       return null;
     }
     case 'sum':
@@ -155,30 +236,106 @@ function guestAction(x: Scratch, a: GuestAction): Observation | null {
   }
 }
 
-/** Mistakes a nested-paging hypervisor can make, switched on by the seeded-bug variants (model/variants.ts). */
-export type NptBug =
-  /** A host remap changes the G-stage entry without HFENCE.GVMA: the hart keeps using the old frame. */
-  'no-hfence-gvma-after-remap';
-
 function step(bugs: ReadonlySet<NptBug>, s: NptState, e: MachineEvent): StepResult<NptState> {
-  const x: Scratch = { s, traps: [], events: [], walkRefs: 0, from: e.kind === 'access' && e.priv === 'U' ? 'VU' : 'VS' };
+  const x: Scratch = { s, bugs, traps: [], events: [], walkRefs: 0, hart: [], from: e.kind === 'access' && e.priv === 'U' ? 'VU' : 'VS' };
   let observation: Observation | null = null;
   switch (e.kind) {
     case 'hostRemap':
       x.s = { ...x.s, host: remapPage(x.s.host, e.gpn) };
-      if (!bugs.has('no-hfence-gvma-after-remap')) x.s = hfenceGvma(x.s, e.gpn);
+      updateGLeaf(x, e.gpn, !bugs.has('no-hfence-gvma-after-remap'));
       break;
     case 'hostWriteProtect':
-      x.s = hfenceGvma({ ...x.s, host: setWriteProtected(x.s.host, e.gpn, true) }, e.gpn);
+      x.s = { ...x.s, host: setWriteProtected(x.s.host, e.gpn, true) };
+      updateGLeaf(x, e.gpn, true);
       x.events.push('write-protect-applied');
       break;
     case 'hostUnprotect':
-      x.s = hfenceGvma({ ...x.s, host: setWriteProtected(x.s.host, e.gpn, false) }, e.gpn);
+      x.s = { ...x.s, host: setWriteProtected(x.s.host, e.gpn, false) };
+      updateGLeaf(x, e.gpn, true);
       break;
     default:
       observation = guestAction(x, e);
   }
-  return { state: x.s, observation, traps: x.traps, events: x.events, walkRefs: x.walkRefs };
+  return { state: x.s, observation, traps: x.traps, events: x.events, walkRefs: x.walkRefs, hart: x.hart };
+}
+
+/** Build the G-stage table for guest RAM from the p2m at boot: a 16 KiB root, one level-1 table, superpages where they fit. */
+function initialState(cfg: GuestConfig, guestMemory: Memory): NptState {
+  let host = initialHost(cfg, guestMemory);
+  const root = allocTableFrames(host, 4);
+  if (root === null) throw new Error('no room for the G-stage root');
+  const l1 = allocTableFrames(root.host);
+  if (l1 === null) throw new Error('no room for the G-stage level-1 table');
+  host = l1.host;
+  const s0: NptState = {
+    host, vsatp: { mode: 'bare' }, sum: false, mxr: false, hgatp: { mode: 'sv39x4', vmid: VMID, rootPpn: root.frame },
+    gstage: { root: root.frame, l1: l1.frame, split: new Map() }, tlb: emptyTwoStageTlb,
+  };
+  const x: Scratch = { s: s0, bugs: new Set(), traps: [], events: [], walkRefs: 0, hart: [], from: 'VS' };
+  const first = gpa(cfg.ramBasePage << PAGE_SHIFT);
+  // Guest RAM lies under one root entry and one level-1 table (8 MiB at 0x8000_0000: decision record 0002).
+  store(x, slot(root.frame, gpaVpnIndex(first, 2)), encodePte({ ppn: l1.frame }));
+  for (let region = cfg.ramBasePage / REGION_PAGES; region * REGION_PAGES < cfg.ramBasePage + cfg.ramPages; region++) {
+    if (regionWhole(x.s.host, region)) store(x, slot(l1.frame, region & 0x1ffn), gLeaf(hostMapping(x.s.host, region * REGION_PAGES).hpn, true));
+    else splitRegion(x, region);
+  }
+  return x.s;
+}
+
+/** Every translation to a host frame the hart holds or the G-stage table gives, with the guest page it claims. */
+function hostTranslations(s: NptState): HostTranslationView[] {
+  const out: HostTranslationView[] = [];
+  const pages = (level: Level): bigint => 1n << (9n * BigInt(level));
+  for (const es of s.tlb.g.values()) {
+    for (const e of es) {
+      if (!isValidLeaf(e.pte)) continue;
+      out.push({ what: `G-stage TLB L${e.level} prefix=0x${e.prefix.toString(16)}`, gpn: e.prefix << (9n * BigInt(e.level)), hpn: ptePpn(e.pte), pages: pages(e.level) });
+    }
+  }
+  for (const es of s.tlb.combined.values()) {
+    for (const e of es) {
+      const g = e.leaves.g;
+      out.push({ what: `combined TLB va=0x${(e.vpn << PAGE_SHIFT).toString(16)}`, gpn: e.gpa >> PAGE_SHIFT, hpn: leafPhysicalAddress(gva(e.gpa), g.leaf, g.level) >> PAGE_SHIFT, pages: 1n });
+    }
+  }
+  // The level-1 table covers the 1 GiB of guest-physical space guest RAM lies in.
+  const top = s.host.cfg.ramBasePage >> 18n;
+  for (let index = 0n; index < 512n; index++) {
+    const pte = readWord(s.host.mem, slot(s.gstage.l1, index));
+    const region = (top << 9n) | index;
+    if (isValidLeaf(pte)) out.push({ what: `G-stage table L1[${index}]`, gpn: region * REGION_PAGES, hpn: ptePpn(pte), pages: REGION_PAGES });
+  }
+  for (const [region, l0] of s.gstage.split) {
+    for (let k = 0n; k < REGION_PAGES; k++) {
+      const pte = readWord(s.host.mem, slot(l0, k));
+      if (isValidLeaf(pte)) out.push({ what: `G-stage table L0 of region 0x${region.toString(16)}[${k}]`, gpn: region * REGION_PAGES + k, hpn: ptePpn(pte), pages: 1n });
+    }
+  }
+  return out;
+}
+
+/** The G-stage table as a trace shows it: the root's and level-1 entries, and the split regions' 4 KiB leaves that differ from boot. */
+function tablesSnapshot(s: NptState): { [k: string]: { [k: string]: string } } {
+  const describe = (pte: bigint): string =>
+    pte === 0n ? 'invalid' : isValidPointer(pte) ? `-> table 0x${ptePpn(pte).toString(16)}` : `leaf hpn=0x${ptePpn(pte).toString(16)}${pteW(pte) && pteD(pte) ? ' RW' : ' R-'}`;
+  const entries = (frame: bigint, count: bigint, keep: (i: bigint, pte: bigint) => boolean): { [k: string]: string } => {
+    const out: { [k: string]: string } = {};
+    for (let i = 0n; i < count; i++) {
+      const pte = readWord(s.host.mem, slot(frame, i));
+      if (pte !== 0n && keep(i, pte)) out[`[${i}] 0x${pte.toString(16)}`] = describe(pte);
+    }
+    return out;
+  };
+  const out: { [k: string]: { [k: string]: string } } = {
+    [`G-stage root 0x${s.gstage.root.toString(16)} (16 KiB)`]: entries(s.gstage.root, 2048n, () => true),
+    [`G-stage L1 0x${s.gstage.l1.toString(16)}`]: entries(s.gstage.l1, 512n, () => true),
+  };
+  for (const [region, l0] of [...s.gstage.split].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    // Only the leaves that are not what the boot layout would give: a split region's 512 entries are mostly the identity shift.
+    out[`G-stage L0 0x${l0.toString(16)} for guest pages 0x${(region * REGION_PAGES).toString(16)}+`] =
+      entries(l0, REGION_PAGES, (k, pte) => ptePpn(pte) !== region * REGION_PAGES + k + 0x100000n || !pteW(pte));
+  }
+  return out;
 }
 
 export const nptMachine = (bugs: ReadonlySet<NptBug>): Machine<NptState> => ({
@@ -186,28 +343,23 @@ export const nptMachine = (bugs: ReadonlySet<NptBug>): Machine<NptState> => ({
   title: 'nested paging (vsatp over hgatp)',
   delegation,
   vtvm: VTVM,
-  init: (cfg: GuestConfig, guestMemory: Memory): NptState => ({
-    host: initialHost(cfg, guestMemory),
-    vsatp: { mode: 'bare' },
-    sum: false,
-    mxr: false,
-    vsTlb: emptyTlb,
-    gTlb: new Map(),
-  }),
+  init: initialState,
   step: (s, e) => step(bugs, s, e),
   view: {
     host: (s) => s.host,
     guestSatp: (s) => s.vsatp,
     shadowLeaves: () => [],
-    hostTranslations: (s) => [...s.gTlb].map(([gpn, m]) => ({ what: `G-stage TLB gpn=0x${gpn.toString(16)}`, gpn, hpn: m.hpn })),
+    hostTranslations,
     protectedPageTables: () => new Set(),
+    tableFrames: (s) => s.host.tableFrames,
+    shadowPages: () => [],
+    shadowRoots: () => ({ roots: new Map(), loaded: null }),
     snapshot: (s) => ({
-      tables: Object.fromEntries([...s.host.p2m].map(([gpn, m]) => [
-        `gpn 0x${gpn.toString(16)}`, { hpn: m.hpn, writeProtected: m.writeProtected },
-      ])),
+      tables: tablesSnapshot(s),
       tlb: [
-        ...[...s.vsTlb.values()].flat().map((e) => `VS ${e.tag} L${e.level} prefix=0x${e.prefix.toString(16)} [0x${e.pteAddr.toString(16)}]=0x${e.pte.toString(16)}`),
-        ...[...s.gTlb].map(([gpn, m]) => `G gpn=0x${gpn.toString(16)} -> hpn=0x${m.hpn.toString(16)}${m.writeProtected ? ' RO' : ''}`),
+        ...[...s.tlb.vs.values()].flatMap((t) => [...t.values()].flat()).map((e) => `VS ${e.tag} L${e.level} prefix=0x${e.prefix.toString(16)} [0x${e.pteAddr.toString(16)}]=0x${e.pte.toString(16)}`),
+        ...[...s.tlb.g.values()].flat().map((e) => `G vmid=${e.tag} L${e.level} prefix=0x${e.prefix.toString(16)} [0x${e.pteAddr.toString(16)}]=0x${e.pte.toString(16)}`),
+        ...[...s.tlb.combined.values()].flat().map((e) => `combined ${e.tag} va=0x${(e.vpn << PAGE_SHIFT).toString(16)} gpa=0x${e.gpa.toString(16)}`),
       ].sort(),
     }),
   },

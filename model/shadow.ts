@@ -1,103 +1,43 @@
 /**
- * The machinery TSP and SSP share: shadow page tables that map guest-virtual
- * pages straight to host frames, installed in vsatp with hgatp Bare, a hardware
- * TLB that caches shadow leaves, and the hypervisor's handling of shadow faults.
- *
- * A shadow leaf is built from a walk of the guest's table composed with the p2m.
- * Shadow leaves are 4 KiB (a guest superpage is split, since host frames are not
- * contiguous); the shadow's upper levels are not modelled (decision record 0001).
- * What differs between the two designs is a `ShadowPolicy`.
+ * The machine TSP and SSP share: the guest's accesses are translated by the hart
+ * itself, with the spec's walk and a TLB that caches what a real one may
+ * (spec/concrete-tlb.ts: leaf, non-leaf and invalid entries, tagged by ASID or
+ * GLOBAL), over the shadow tables in host memory (vsatp holds the loaded shadow's
+ * root, hgatp is Bare). A fault on the shadow exits to the hypervisor, which walks
+ * the guest's table and either injects the guest's own fault or fixes the shadow
+ * (model/shadow-mmu.ts) and fences the hart. What differs between the two designs is
+ * a `ShadowPolicy`.
  */
-import { type Gpa, type Gva, type Level, PAGE_SHIFT, gpa, hpa, isCanonicalSv39, vpnOf, vpnPrefix } from '../spec/address.ts';
+import { type Gpa, type Gva, type Hpa, type Level, PAGE_SHIFT, gpa, gva, hpa, isCanonicalSv39, vpnIndex } from '../spec/address.ts';
+import { type ConcreteTlb, emptyTlb, tlbFence, tlbTranslate } from '../spec/concrete-tlb.ts';
 import { type GuestConfig, inRam, maskAsid } from '../spec/config.ts';
 import type { AccessAction, Satp } from '../spec/guest-action.ts';
-import type { Memory } from '../spec/memory.ts';
-import { readWord } from '../spec/memory.ts';
-import { encodePte, pteD, pteG, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
-import { type Delegation, type Trap, type TrapReason, takeTrap } from '../spec/privilege.ts';
-import { type AccessContext, CAUSE, type WalkResult, exceptionFor, leafPermits, walkSv39 } from '../spec/walk.ts';
+import { type Memory, readWord } from '../spec/memory.ts';
+import { isValidLeaf, isValidPointer, pteG, ptePpn, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
+import { type Trap, type TrapReason, takeTrap } from '../spec/privilege.ts';
+import { type AccessContext, CAUSE, type WalkResult, exceptionFor, walkSv39 } from '../spec/walk.ts';
 import {
-  type HostState, guestRead, hostAddress, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
+  guestRead, hostAddress, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
 import {
-  LivelockError, type Machine, type MachineEvent, type ModelEvent, type ModelName, type Observation, type ShadowLeaf, type ShadowLeafView,
-  type StepResult,
+  LivelockError, type HostTranslationView, type Machine, type MachineEvent, type Observation, type ShadowLeafView, type StepResult,
 } from './machine.ts';
+import {
+  PoolExhaustedError, type ShadowPage, type ShadowPolicy, type ShadowScratch, type ShadowState, describeShadowPte, desiredEntry, emptyMmu,
+  entryVa, has, pagesAt, protectedPageTables, refreshLeaves, setEntry, shadowPte, syncEntry, zapRoot,
+} from './shadow-mmu.ts';
 
-export type { ShadowLeaf };
+export type { ShadowBug, ShadowPolicy, ShadowScratch, ShadowState } from './shadow-mmu.ts';
 
-export interface ShadowTable {
-  readonly rootPpn: bigint;
-  /** The ASID the shadow was last loaded with: its hardware TLB tag. */
-  readonly asid: number;
-  readonly leaves: ReadonlyMap<bigint, ShadowLeaf>;
-}
-
-/** A hardware TLB entry: a cached shadow leaf, tagged by ASID or global. */
-export interface HwTlbEntry {
-  readonly tag: number | 'global';
-  readonly vpn: bigint;
-  readonly leaf: ShadowLeaf;
-}
-
-export interface ShadowState {
-  readonly host: HostState;
-  /** The guest's satp as it wrote it (what it reads back). */
-  readonly guestSatp: Satp;
-  readonly sum: boolean;
-  readonly mxr: boolean;
-  readonly shadows: ReadonlyMap<string, ShadowTable>;
-  /** The shadow loaded in vsatp. */
-  readonly active: string | null;
-  readonly hwTlb: ReadonlyMap<string, HwTlbEntry>;
-}
-
-export interface ShadowPolicy {
-  readonly name: ModelName;
-  readonly title: string;
-  readonly delegation: Delegation;
-  /** The key of the shadow for a guest root loaded with an ASID (TSP: the root; SSP: the base address buffer's key). */
-  readonly shadowKey: (rootPpn: bigint, asid: number) => string;
-  /** TSP: guest page-table pages are write-protected in the shadow and every store to one exits. */
-  readonly writeProtectPageTables: boolean;
-  /** How a guest satp write is served: the traps it takes, and whether the shadow existed. */
-  readonly satpWrite: (x: ShadowScratch, key: string) => void;
-  /** How a guest SFENCE.VMA is served (after it trapped). */
-  readonly sfence: (x: ShadowScratch, rs1: Gva | null, rs2: number | null) => void;
-  /** Seeded bugs (model/variants.ts); empty for the real designs. */
-  readonly bugs: ReadonlySet<ShadowBug>;
-}
+/** Host frames that are RAM for the hart's PMA check: guest backing, the table pool, remapped frames. */
+const hostInRam = (a: bigint): boolean => a >> PAGE_SHIFT >= 0x100000n && a >> PAGE_SHIFT < 0x800000n;
 
 /**
- * Mistakes a shadow-paging hypervisor can make in the machinery TSP and SSP share,
- * switched on one at a time by the seeded-bug variants (model/variants.ts).
+ * With hgatp Bare, "guest physical addresses are equal to supervisor physical
+ * addresses" (H extension, "Guest Physical Address Translation"): the VS-stage walk
+ * over the shadow reads and yields host-physical addresses.
  */
-export type ShadowBug =
-  /** A shadow leaf takes W from the guest alone, ignoring the host's write protection of the frame. */
-  | 'leaf-ignores-host-write-protect'
-  /** A shadow leaf takes G from the guest leaf alone, dropping the G a pointer above passes down. */
-  | 'leaf-drops-path-g'
-  /** The hypervisor changes shadow leaves but never flushes the hart's TLB (no HFENCE.VVMA). */
-  | 'no-hw-tlb-flush'
-  /** TSP does not write-protect a page that has just become a page-table page. */
-  | 'no-protect-new-page-table'
-  /** A host remap moves the frame but leaves shadow leaves pointing at the old one. */
-  | 'remap-keeps-old-frame'
-  /** On a shadow miss, leaves another shadow built from the same guest table are linked in without a sync. */
-  | 'link-unsynced-subtree';
-
-const has = (x: ShadowScratch, bug: ShadowBug): boolean => x.policy.bugs.has(bug);
-
-/** Mutable scratch of one step. Never escapes `step`. */
-export interface ShadowScratch {
-  s: ShadowState;
-  traps: Trap[];
-  events: ModelEvent[];
-  walkRefs: number;
-  readonly policy: ShadowPolicy;
-}
-
-const tlbKey = (tag: number | 'global', vpn: bigint): string => `${tag}:${vpn.toString(16)}`;
+const bareHpa = (a: Gpa): Hpa => hpa(a);
 
 export function trap(x: ShadowScratch, cause: number, reason: TrapReason, from: 'VS' | 'VU' = 'VS'): Trap {
   const t = takeTrap(cause, from, x.policy.delegation, reason);
@@ -105,153 +45,104 @@ export function trap(x: ShadowScratch, cause: number, reason: TrapReason, from: 
   return t;
 }
 
-/** HFENCE.VVMA for one page, every ASID: drop the hardware's cached copies of a shadow leaf. */
-export function flushHwPage(x: ShadowScratch, vpn: bigint): void {
-  if (has(x, 'no-hw-tlb-flush')) return;
-  let hw: Map<string, HwTlbEntry> | null = null;
-  for (const [k, e] of x.s.hwTlb) {
-    if (e.vpn !== vpn) continue;
-    hw ??= new Map(x.s.hwTlb);
-    hw.delete(k);
-  }
-  if (hw !== null) x.s = { ...x.s, hwTlb: hw };
-}
-
 /**
- * HFENCE.VVMA rs1, rs2 on the hardware TLB, with SFENCE.VMA's scope (H extension:
- * HFENCE.VVMA is SFENCE.VMA for the VS-stage). Its entries are leaves, so an rs1
- * fence removes the entry of rs1's page.
+ * HFENCE.VVMA rs1, rs2 on the hart's TLB: "much the same as temporarily entering
+ * VS-mode and executing SFENCE.VMA" (H extension, "Hypervisor Memory-Management
+ * Fence Instructions"), so spec/concrete-tlb.ts's fence rule, over host memory.
  */
 export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null): void {
   if (has(x, 'no-hw-tlb-flush')) return;
-  if (rs1 !== null && !isCanonicalSv39(rs1)) return;
-  const hw = new Map<string, HwTlbEntry>();
-  for (const [k, e] of x.s.hwTlb) {
-    const asidMatch = rs2 === null || (e.tag !== 'global' && e.tag === rs2);
-    const vaMatch = rs1 === null || e.vpn === vpnOf(rs1);
-    if (!(asidMatch && vaMatch)) hw.set(k, e);
-  }
-  if (hw.size !== x.s.hwTlb.size) x.events.push('hw-tlb-flush');
-  x.s = { ...x.s, hwTlb: hw };
+  const before = x.s.tlb;
+  const tlb = tlbFence(before, rs1, rs2, (a) => readWord(x.s.host.mem, bareHpa(a)));
+  if (tlbSize(tlb) !== tlbSize(before)) x.events.push('hw-tlb-flush');
+  x.s = { ...x.s, tlb };
+  x.hart.push({ kind: 'hfence-vvma', mem: x.s.host.mem, rs1, rs2 });
 }
 
-/** The guest's own memory, through the p2m, as the hypervisor reads it. */
-const guestMemoryReader = (s: ShadowState) => (_level: Level, pteAddr: Gpa) =>
-  inRam(s.host.cfg, pteAddr)
-    ? [{ kind: 'pte' as const, pte: guestRead(s.host, pteAddr), fromMemory: true }]
-    : [{ kind: 'access-fault' as const }];
+const tlbSize = (t: ConcreteTlb): number => [...t.values()].reduce((n, es) => n + es.length, 0);
+
+/** The HFENCE.VVMAs the hypervisor's changes owe the hart, before the guest runs again. */
+export function flushPending(x: ShadowScratch): void {
+  if (x.flush.all) hfenceVvma(x, null, null);
+  else for (const va of x.flush.vas) hfenceVvma(x, gva(va), null);
+  x.flush.all = false;
+  x.flush.vas.clear();
+}
 
 /** The hypervisor's software walk of the guest's table, from guest memory (never stale). */
 export function guestWalk(s: ShadowState, va: Gva, ctx: AccessContext): WalkResult {
   if (s.guestSatp.mode === 'bare') throw new Error('shadow models run Sv39 guests');
-  const [w] = walkSv39(va, s.guestSatp.rootPpn, ctx, guestMemoryReader(s), { svade: s.host.cfg.svade }, (pa) => inRam(s.host.cfg, pa));
+  const read = (_level: Level, pteAddr: Gpa) =>
+    inRam(s.host.cfg, pteAddr) ? [{ kind: 'pte' as const, pte: guestRead(s.host, pteAddr), fromMemory: true }] : [{ kind: 'access-fault' as const }];
+  const [w] = walkSv39(va, s.guestSatp.rootPpn, ctx, read, { svade: s.host.cfg.svade }, (pa) => inRam(s.host.cfg, pa));
   if (w === undefined) throw new Error('a walk from memory yields one result');
   return w;
 }
 
-/**
- * A walk that finds whatever leaf maps `va`, for a resync with no access at hand:
- * an S-mode load with SUM=MXR=1 passes step 5 for every valid leaf (each has R or
- * X), so only the guest table's own faults (invalid, misaligned, A clear) remain.
- */
-export const anyAccess: AccessContext = { kind: 'load', priv: 'S', sum: true, mxr: true };
-
-export function protectedPageTables(s: ShadowState): Set<bigint> {
-  const out = new Set<bigint>();
-  for (const t of s.shadows.values()) for (const l of t.leaves.values()) for (const p of l.guestPath) out.add(p.pteAddr >> PAGE_SHIFT);
-  return out;
+/** The hart translates `va` through its TLB and the loaded shadow (Sv39, hgatp Bare). */
+function hartTranslate(x: ShadowScratch, va: Gva, ctx: AccessContext): WalkResult {
+  const vs = x.s.vsatp;
+  if (vs === null) throw new Error('a Sv39 guest always has a shadow loaded');
+  const mem = x.s.host.mem;
+  const t = tlbTranslate(x.s.tlb, va, vs.asid, vs.root, ctx, (a) => (hostInRam(a) ? readWord(mem, bareHpa(a)) : null), { svade: true }, hostInRam);
+  x.s = { ...x.s, tlb: t.tlb };
+  x.walkRefs += t.memoryReads;
+  const r = t.result;
+  x.hart.push({
+    kind: 'vs-translate', mem, vsatp: vs, va, ctx,
+    result: r.kind === 'ok' ? { kind: 'ok', hpa: bareHpa(r.pa) } : { kind: 'fault', cause: exceptionFor(r.error, ctx.kind) },
+  });
+  return r;
 }
 
-/** The write permission a shadow leaf may carry: guest W (with D under Svade), host write access, and not a protected page table. */
-function shadowWritable(x: ShadowScratch, leafPte: bigint, gpn: bigint, protectedSet: ReadonlySet<bigint> | null): boolean {
-  const guestWritable = pteW(leafPte) && (!x.s.host.cfg.svade || pteD(leafPte));
-  const hostWritable = has(x, 'leaf-ignores-host-write-protect') || !hostMapping(x.s.host, gpn).writeProtected;
-  return guestWritable && hostWritable && !(protectedSet?.has(gpn) ?? false);
-}
-
-/** A shadow leaf from a successful guest walk, composed with the p2m. */
-export function buildLeaf(x: ShadowScratch, w: Extract<WalkResult, { kind: 'ok' }>): ShadowLeaf {
-  const gpn = w.pa >> PAGE_SHIFT;
-  const prot = x.policy.writeProtectPageTables ? protectedPageTables(x.s) : null;
-  for (const p of w.path) prot?.add(p.pteAddr >> PAGE_SHIFT);
-  return {
-    hpn: hostMapping(x.s.host, gpn).hpn,
-    r: pteR(w.leaf),
-    w: shadowWritable(x, w.leaf, gpn, prot),
-    x: pteX(w.leaf),
-    u: pteU(w.leaf),
-    g: has(x, 'leaf-drops-path-g') ? pteG(w.leaf) : w.global,
-    gpn,
-    guestLevel: w.level,
-    guestPath: w.path.map(({ level, pteAddr, pte }) => ({ level, pteAddr, pte })),
-  };
-}
-
-export function setLeaf(x: ShadowScratch, key: string, vpn: bigint, leaf: ShadowLeaf | null): void {
-  const t = x.s.shadows.get(key);
-  if (t === undefined) return;
-  const leaves = new Map(t.leaves);
-  if (leaf === null) leaves.delete(vpn);
-  else leaves.set(vpn, leaf);
-  x.s = { ...x.s, shadows: new Map(x.s.shadows).set(key, { ...t, leaves }) };
-  flushHwPage(x, vpn);
-}
-
-/**
- * Bring every leaf's W in line with what it may carry now (host write protection
- * applied or lifted, TSP's page-table pages gained or lost), flushing the hardware
- * TLB for each leaf that changes.
- */
-export function enforceWritePermission(x: ShadowScratch): void {
-  const prot = x.policy.writeProtectPageTables ? protectedPageTables(x.s) : null;
-  for (const [key, t] of x.s.shadows) {
-    for (const [vpn, l] of t.leaves) {
-      const leafPte = l.guestPath[l.guestPath.length - 1]?.pte ?? 0n;
-      const w = shadowWritable(x, leafPte, l.gpn, prot);
-      if (w === l.w) continue;
-      if (!w) x.events.push('write-protect-applied');
-      setLeaf(x, key, vpn, { ...l, w });
-    }
+/** Run `f`; if the pool cannot give it a frame, zap the loaded shadow and run it again (reclaim of last resort). */
+export function withPool<T>(x: ShadowScratch, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof PoolExhaustedError)) throw e;
+    if (x.s.vsatp !== null) zapRoot(x, x.s.vsatp.root);
+    x.events.push('shadow-reclaim');
+    return f();
   }
 }
 
-/** Zap (or, for the loaded shadow, resync from a fresh guest walk) every leaf `covered` selects, in the shadows `inScope` selects. */
-export function syncLeaves(
-  x: ShadowScratch,
-  inScope: (t: ShadowTable, key: string) => boolean,
-  covered: (vpn: bigint, l: ShadowLeaf) => boolean,
-  resyncLoaded: boolean,
-): void {
-  for (const [key, t] of x.s.shadows) {
-    if (!inScope(t, key)) continue;
-    for (const [vpn, l] of t.leaves) {
-      if (!covered(vpn, l)) continue;
-      if (resyncLoaded && key === x.s.active) {
-        const w = guestWalk(x.s, (vpn << PAGE_SHIFT) as Gva, anyAccess);
-        setLeaf(x, key, vpn, w.kind === 'ok' ? buildLeaf(x, w) : null);
-        x.events.push('shadow-resync');
-      } else {
-        setLeaf(x, key, vpn, null);
-        x.events.push('shadow-zap');
-      }
-    }
+/**
+ * The hidden-fault handler's fix: make the loaded shadow translate `va` as the
+ * fresh guest walk `w` does, level by level, linking (and syncing, if a fence left
+ * them unsync) the sps of the guest tables the walk read.
+ */
+function fillPath(x: ShadowScratch, va: Gva, w: Extract<WalkResult, { kind: 'ok' }>): void {
+  const vs = x.s.vsatp;
+  if (vs === null) throw new Error('a Sv39 guest always has a shadow loaded');
+  let sp: ShadowPage | null | undefined = x.s.mmu.pages.get(vs.root);
+  for (const step of w.path) {
+    if (sp === null || sp === undefined) return;
+    const slot = Number(vpnIndex(va, step.level));
+    sp = setEntry(x, sp, slot, desiredEntry(x, sp, slot, step.pte), { addr: step.pteAddr, pte: step.pte });
+    if (sp !== null && sp.role.source.kind === 'split') break;
   }
-  enforceWritePermission(x);
+  // Below a guest superpage: the split sps down to the shadow leaf that maps va.
+  while (sp !== null && sp !== undefined && sp.role.source.kind === 'split') {
+    const slot = Number(vpnIndex(va, sp.role.level));
+    const src = sp.role.source;
+    sp = setEntry(x, sp, slot, desiredEntry(x, sp, slot, src.leaf), { addr: src.leafAddr, pte: src.leaf });
+  }
 }
-
-/** Does a guest PTE store at `addr` change a leaf's guest walk? */
-export const pathReads = (l: ShadowLeaf, addr: Gpa): boolean => l.guestPath.some((p) => p.pteAddr === addr);
-
-/** A leaf's guest superpage (or page) contains `va`: what an rs1=va fence covers. */
-export const leafCovers = (vpn: bigint, l: ShadowLeaf, va: Gva): boolean =>
-  vpnPrefix((vpn << PAGE_SHIFT) as Gva, l.guestLevel) === vpnPrefix(va, l.guestLevel);
 
 /** Store guest data at a guest-physical address, as hardware or as the hypervisor emulating it. */
 function storeGuest(x: ShadowScratch, a: Gpa, value: bigint): void {
   x.s = { ...x.s, host: hostStore(x.s.host, hostAddress(x.s.host, a), value) };
-  if (x.policy.writeProtectPageTables) {
-    // TSP keeps every shadow in sync eagerly: a store to a guest PTE zaps the leaves whose walk read it.
-    syncLeaves(x, () => true, (_vpn, l) => pathReads(l, a), false);
+  if (!x.policy.writeProtectPageTables) return;
+  // TSP keeps every shadow in sync eagerly: each sp shadowing the stored-to table page follows the new guest PTE.
+  const page = a >> PAGE_SHIFT;
+  const slot = Number((a & 0xfffn) >> 3n);
+  for (const sp of [...x.s.mmu.pages.values()]) {
+    if (sp.role.source.kind !== 'table' || sp.role.source.gfn !== page) continue;
+    const before = shadowPte(x.s, sp.frame, slot);
+    syncEntry(x, sp, slot);
+    const after = shadowPte(x.s, sp.frame, slot);
+    if (before !== after) x.events.push(after === 0n ? 'shadow-zap' : 'shadow-resync');
   }
 }
 
@@ -259,7 +150,6 @@ function storeGuest(x: ShadowScratch, a: Gpa, value: bigint): void {
  * A guest store to a page the hypervisor protects exits (once: `trapped` says the
  * exit was already taken, as a shadow fault); the hypervisor logs it dirty (host
  * write protection) and/or emulates it (TSP page-table page), within that one exit.
- * Returns true if the store was emulated.
  */
 function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number, trapped: boolean, from: 'VS' | 'VU'): boolean {
   const gpn = a >> PAGE_SHIFT;
@@ -270,33 +160,14 @@ function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number, tr
   if (hostProtected) {
     x.events.push('dirty-logged');
     x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
+    refreshLeaves(x, (g, n) => gpn >= g && gpn < g + n);
   }
   storeGuest(x, a, value);
-  enforceWritePermission(x);
   return true;
 }
 
-/** A guest page-table store through the kernel's direct map (decision record 0002). */
-export function ptStore(x: ShadowScratch, a: Gpa, value: bigint): void {
-  if (!storeTrapped(x, a, value, CAUSE.storePageFault, false, 'VS')) storeGuest(x, a, value);
-}
-
-function hwLookup(x: ShadowScratch, vpn: bigint): ShadowLeaf | null {
-  const asid = x.s.guestSatp.mode === 'sv39' ? x.s.guestSatp.asid : 0;
-  const hit = x.s.hwTlb.get(tlbKey(asid, vpn)) ?? x.s.hwTlb.get(tlbKey('global', vpn));
-  if (hit !== undefined) return hit.leaf;
-  if (x.s.active === null) return null;
-  x.walkRefs += 3;
-  const leaf = x.s.shadows.get(x.s.active)?.leaves.get(vpn) ?? null;
-  if (leaf !== null) {
-    const tag = leaf.g ? 'global' : asid;
-    x.s = { ...x.s, hwTlb: new Map(x.s.hwTlb).set(tlbKey(tag, vpn), { tag, vpn, leaf }) };
-  }
-  return leaf;
-}
-
-/** A translated access: the hardware on the shadow, the hypervisor on a shadow fault. */
-export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
+/** A translated access: the hart on the shadow, the hypervisor on a shadow fault. */
+function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
   const ctx: AccessContext = { kind: a.access, priv: a.priv, sum: x.s.sum, mxr: x.s.mxr };
   const from = a.priv === 'U' ? 'VU' : 'VS';
   const pageFault = exceptionFor('invalid-pte', a.access);
@@ -313,51 +184,35 @@ export function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
     trap(x, pageFault, 'shadow-miss', from);
     return inject({ kind: 'fault', error: 'non-canonical', path: [] });
   }
-  const vpn = vpnOf(a.va);
   for (let attempt = 0; attempt < 4; attempt++) {
-    const leaf = hwLookup(x, vpn);
-    if (leaf !== null && leafPermits(encodePte({ ppn: leaf.hpn, r: leaf.r, w: leaf.w, x: leaf.x, u: leaf.u }), ctx)) {
-      const h = hpa((leaf.hpn << PAGE_SHIFT) | (a.va & 0xfffn));
+    const t = hartTranslate(x, a.va, ctx);
+    if (t.kind === 'ok') {
+      const h = bareHpa(t.pa);
       if (a.access === 'store') {
         x.s = { ...x.s, host: hostStore(x.s.host, h, a.value) };
         return { kind: 'ok', hpa: h, value: a.value };
       }
       return { kind: 'ok', hpa: h, value: readWord(x.s.host.mem, h) };
     }
-    // A shadow page fault: not delegated to the guest, so a VM exit to the hypervisor.
-    trap(x, pageFault, leaf === null ? 'shadow-miss' : 'shadow-permission', from);
+    // A fault on the shadow: page faults are not delegated to the guest, so a VM exit to the hypervisor.
+    const miss = t.error !== 'no-permission';
+    trap(x, pageFault, miss ? 'shadow-miss' : 'shadow-permission', from);
     const w = guestWalk(x.s, a.va, ctx);
     if (w.kind === 'fault') return inject(w);
     if (a.access === 'store' && storeTrapped(x, w.pa, a.value, pageFault, true, from)) {
+      flushPending(x);
       return { kind: 'ok', hpa: hostAddress(x.s.host, w.pa), value: a.value };
     }
-    const key = x.s.active;
-    if (key === null) throw new Error('a Sv39 guest always has a shadow loaded');
-    setLeaf(x, key, vpn, buildLeaf(x, w));
-    x.events.push(leaf === null ? 'hidden-fault' : 'shadow-resync');
-    // TSP: the walk may have made new guest pages page-table pages; leaves that map them lose W.
-    if (x.policy.writeProtectPageTables && !has(x, 'no-protect-new-page-table')) enforceWritePermission(x);
-    if (leaf === null && has(x, 'link-unsynced-subtree')) linkSiblings(x, key, w);
+    withPool(x, () => fillPath(x, a.va, w));
+    x.events.push(miss ? 'hidden-fault' : 'shadow-resync');
+    // The hart may hold the entry that faulted: fence the address (and more, if a pointer changed). A fault that
+    // recurs after the fix came through cached non-leaf entries the fix did not touch (another shadow's, under the
+    // same ASID, which the hart may mix as it mixes the guest's own translations): fence them all.
+    x.flush.vas.add(a.va);
+    if (attempt > 0 && !has(x, 'pointer-change-leaf-flush')) x.flush.all = true;
+    flushPending(x);
   }
   throw new LivelockError(`the shadow fault on 0x${a.va.toString(16)} recurs after the hypervisor resolved it: the guest livelocks`);
-}
-
-/**
- * The 'link-unsynced-subtree' bug: shadow pages shared between shadows, as KVM
- * shares a shadow page per guest table. Every leaf another shadow built through
- * the same guest level-0 table is linked into this one as it stands, unsynced.
- */
-function linkSiblings(x: ShadowScratch, key: string, w: Extract<WalkResult, { kind: 'ok' }>): void {
-  const table = w.path.find((p) => p.level === 0)?.pteAddr;
-  if (table === undefined) return;
-  const page = table >> PAGE_SHIFT;
-  for (const [other, t] of x.s.shadows) {
-    if (other === key) continue;
-    for (const [vpn, l] of t.leaves) {
-      const l0 = l.guestPath.find((p) => p.level === 0);
-      if (l0 !== undefined && l0.pteAddr >> PAGE_SHIFT === page && !x.s.shadows.get(key)?.leaves.has(vpn)) setLeaf(x, key, vpn, l);
-    }
-  }
 }
 
 function complete(x: ShadowScratch, a: AccessAction, pa: Gpa): Observation {
@@ -370,27 +225,25 @@ function complete(x: ShadowScratch, a: AccessAction, pa: Gpa): Observation {
 }
 
 function hostEvent(x: ShadowScratch, e: Extract<MachineEvent, { kind: 'hostRemap' | 'hostWriteProtect' | 'hostUnprotect' }>): void {
+  const covers = (g: bigint, n: bigint) => e.gpn >= g && e.gpn < g + n;
   switch (e.kind) {
-    case 'hostRemap': {
+    case 'hostRemap':
       x.s = { ...x.s, host: remapPage(x.s.host, e.gpn) };
-      const hpn = hostMapping(x.s.host, e.gpn).hpn;
-      // The hypervisor's reverse map: repoint every shadow leaf of the moved page, and flush the hardware's copies.
-      if (has(x, 'remap-keeps-old-frame')) return;
-      for (const [key, t] of x.s.shadows) for (const [vpn, l] of t.leaves) if (l.gpn === e.gpn) setLeaf(x, key, vpn, { ...l, hpn });
+      // The hypervisor's reverse map: every shadow leaf of the moved page follows it (a superpage over it is cleared).
+      if (!has(x, 'remap-keeps-old-frame')) refreshLeaves(x, covers);
       return;
-    }
     case 'hostWriteProtect':
       x.s = { ...x.s, host: setWriteProtected(x.s.host, e.gpn, true) };
-      enforceWritePermission(x);
+      refreshLeaves(x, covers);
       return;
     case 'hostUnprotect':
       x.s = { ...x.s, host: setWriteProtected(x.s.host, e.gpn, false) };
-      enforceWritePermission(x);
+      refreshLeaves(x, covers);
   }
 }
 
 export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent): StepResult<ShadowState> {
-  const x: ShadowScratch = { s, traps: [], events: [], walkRefs: 0, policy };
+  const x: ShadowScratch = { s, traps: [], events: [], walkRefs: 0, policy, flush: { all: false, vas: new Set() }, hart: [] };
   let observation: Observation | null = null;
   switch (e.kind) {
     case 'hostRemap':
@@ -402,14 +255,14 @@ export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent
       observation = shadowAccess(x, e);
       break;
     case 'ptStore':
-      ptStore(x, e.addr, e.value);
+      // A guest page-table store through the kernel's direct map (decision record 0002).
+      if (!storeTrapped(x, e.addr, e.value, CAUSE.storePageFault, false, 'VS')) storeGuest(x, e.addr, e.value);
       break;
     case 'satp': {
-      const cfg = x.s.host.cfg;
-      const satp: Satp = e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(cfg, e.satp.asid) };
-      x.s = { ...x.s, guestSatp: satp };
-      if (satp.mode === 'sv39') policy.satpWrite(x, policy.shadowKey(satp.rootPpn, satp.asid));
-      else x.s = { ...x.s, active: null };
+      const satp: Satp = e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(x.s.host.cfg, e.satp.asid) };
+      x.s = { ...x.s, guestSatp: satp, active: null };
+      if (satp.mode === 'sv39') policy.satpWrite(x, satp.rootPpn, satp.asid);
+      else x.s = { ...x.s, vsatp: null };
       break;
     }
     case 'sfence':
@@ -421,23 +274,93 @@ export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent
     case 'mxr':
       x.s = { ...x.s, mxr: e.value };
   }
-  return { state: x.s, observation, traps: x.traps, events: x.events, walkRefs: x.walkRefs };
+  flushPending(x);
+  pruneClaims(x);
+  return { state: x.s, observation, traps: x.traps, events: x.events, walkRefs: x.walkRefs, hart: x.hart };
 }
 
-/** Load (creating if absent) the shadow for `key`; returns whether it existed. */
-export function loadShadow(x: ShadowScratch, key: string): boolean {
-  const satp = x.s.guestSatp;
-  if (satp.mode !== 'sv39') throw new Error('only a Sv39 guest satp loads a shadow');
-  const existing = x.s.shadows.get(key);
-  const table: ShadowTable = existing === undefined
-    ? { rootPpn: satp.rootPpn, asid: satp.asid, leaves: new Map() }
-    : { ...existing, asid: satp.asid };
-  x.s = { ...x.s, shadows: new Map(x.s.shadows).set(key, table), active: key };
-  return existing !== undefined;
+/** Keep the ghost claims only for leaf words that are still in the shadow or in the hart's TLB. */
+function pruneClaims(x: ShadowScratch): void {
+  if (x.s.claims.size < 256) return;
+  const live = new Set<string>();
+  for (const es of x.s.tlb.values()) for (const e of es) live.add(`${e.pteAddr}|${e.pte}`);
+  for (const [k] of x.s.claims) {
+    const [addr, pte] = k.split('|');
+    if (addr !== undefined && pte !== undefined && readWord(x.s.host.mem, BigInt(addr)) === BigInt(pte)) live.add(k);
+  }
+  x.s = { ...x.s, claims: new Map([...x.s.claims].filter(([k]) => live.has(k))) };
 }
 
-const leafText = (l: ShadowLeaf): string =>
-  `hpn=0x${l.hpn.toString(16)} ${l.r ? 'R' : '-'}${l.w ? 'W' : '-'}${l.x ? 'X' : '-'}${l.u ? 'U' : '-'}${l.g ? 'G' : '-'} gpn=0x${l.gpn.toString(16)}`;
+// ---------------------------------------------------------------------------------------------
+// Views for the properties and the traces
+// ---------------------------------------------------------------------------------------------
+
+/** Every leaf a walk of a shadow reaches, with the shadow path's effective G and the guest walk its ghosts record. */
+function leavesOf(s: ShadowState, key: string, root: bigint): ShadowLeafView[] {
+  const out: ShadowLeafView[] = [];
+  const rootSp = s.mmu.pages.get(root);
+  const tag = rootSp?.role.tag;
+  const visit = (frame: bigint, g: boolean, path: readonly { level: Level; pteAddr: Gpa; pte: bigint }[]): void => {
+    const sp = s.mmu.pages.get(frame);
+    if (sp === undefined) return;
+    for (const [slot, ghost] of s.mmu.ghosts.get(frame) ?? []) {
+      const pte = shadowPte(s, frame, slot);
+      // A split sp's entries mirror the guest leaf its parent's entry already recorded.
+      const here = sp.role.source.kind === 'table' ? [...path, { level: sp.role.level, pteAddr: ghost.guestPteAddr, pte: ghost.guestPte }] : path;
+      const gHere = g || pteG(pte);
+      if (isValidPointer(pte)) {
+        visit(ptePpn(pte), gHere, here);
+        continue;
+      }
+      if (!isValidLeaf(pte) || ghost.gpn === null) continue;
+      const guestLeaf = here[here.length - 1];
+      out.push({
+        shadow: key, loaded: s.active === key, asid: typeof tag === 'number' ? tag : -1, va: entryVa(sp.role, slot),
+        hpn: ptePpn(pte), r: pteR(pte), w: pteW(pte), x: pteX(pte), u: pteU(pte), g: gHere, gpn: ghost.gpn,
+        level: sp.role.level, pages: pagesAt(sp.role.level), guestLevel: guestLeaf?.level ?? sp.role.level, guestPath: here,
+      });
+    }
+  };
+  visit(root, false, []);
+  return out;
+}
+
+function shadowLeaves(s: ShadowState): ShadowLeafView[] {
+  return [...s.mmu.roots].flatMap(([key, root]) => leavesOf(s, key, root));
+}
+
+function hostTranslations(s: ShadowState): HostTranslationView[] {
+  const out: HostTranslationView[] = [];
+  for (const l of shadowLeaves(s)) out.push({ what: `shadow ${l.shadow} leaf for 0x${l.va.toString(16)}`, gpn: l.gpn, hpn: l.hpn, pages: l.pages });
+  for (const es of s.tlb.values()) {
+    for (const e of es) {
+      if (!isValidLeaf(e.pte)) continue;
+      const gpn = s.claims.get(`${e.pteAddr}|${e.pte}`);
+      if (gpn === undefined) continue;
+      out.push({ what: `hardware TLB ${e.tag} L${e.level} prefix=0x${e.prefix.toString(16)}`, gpn, hpn: ptePpn(e.pte), pages: pagesAt(e.level) });
+    }
+  }
+  return out;
+}
+
+/** The shadow tables as a trace shows them: every sp with its role and its present entries, decoded. */
+function tablesSnapshot(s: ShadowState): { [k: string]: { [k: string]: string } } {
+  const out: { [k: string]: { [k: string]: string } } = {};
+  const rootKeys = new Map([...s.mmu.roots].map(([k, f]) => [f, k] as const));
+  for (const sp of [...s.mmu.pages.values()].sort((a, b) => (a.frame < b.frame ? -1 : 1))) {
+    const r = sp.role;
+    const src = r.source.kind === 'table' ? `guest table 0x${r.source.gfn.toString(16)}` : `split of guest leaf [0x${r.source.leafAddr.toString(16)}]`;
+    const root = rootKeys.get(sp.frame);
+    const name = `sp 0x${sp.frame.toString(16)} L${r.level} prefix=0x${r.prefix.toString(16)} tag=${String(r.tag)} ${src}${root === undefined ? '' : ` root of ${root}${s.active === root ? ' (loaded)' : ''}`}${sp.unsync ? ' unsync' : ''}`;
+    const entries: { [k: string]: string } = {};
+    for (const [slot, ghost] of [...(s.mmu.ghosts.get(sp.frame) ?? [])].sort(([a], [b]) => a - b)) {
+      const pte = shadowPte(s, sp.frame, slot);
+      entries[`[${slot}] 0x${pte.toString(16)}`] = `${describeShadowPte(pte)} (guest [0x${ghost.guestPteAddr.toString(16)}]=0x${ghost.guestPte.toString(16)})`;
+    }
+    out[name] = entries;
+  }
+  return out;
+}
 
 export function shadowMachine(policy: ShadowPolicy): Machine<ShadowState> {
   return {
@@ -446,39 +369,32 @@ export function shadowMachine(policy: ShadowPolicy): Machine<ShadowState> {
     delegation: policy.delegation,
     vtvm: true,
     init: (cfg: GuestConfig, guestMemory: Memory): ShadowState => ({
-      host: initialHost(cfg, guestMemory),
+      host: initialHost(cfg, guestMemory, policy.tablePoolBase),
       guestSatp: { mode: 'bare' },
       sum: false,
       mxr: false,
-      shadows: new Map(),
+      mmu: emptyMmu,
       active: null,
-      hwTlb: new Map(),
+      vsatp: null,
+      tlb: emptyTlb,
+      claims: new Map(),
     }),
     step: (s, e) => shadowStep(policy, s, e),
     view: {
       host: (s) => s.host,
       guestSatp: (s) => s.guestSatp,
-      shadowLeaves: (s) => {
-        const out: ShadowLeafView[] = [];
-        for (const [key, t] of s.shadows) {
-          for (const [vpn, l] of t.leaves) {
-            out.push({ shadow: key, loaded: key === s.active, asid: t.asid, va: (vpn << PAGE_SHIFT) as Gva, ...l });
-          }
-        }
-        return out;
-      },
-      hostTranslations: (s) => [
-        ...[...s.hwTlb.values()].map((e) => ({ what: `hardware TLB ${tlbKey(e.tag, e.vpn)}`, gpn: e.leaf.gpn, hpn: e.leaf.hpn })),
-        ...[...s.shadows].flatMap(([key, t]) =>
-          [...t.leaves].map(([vpn, l]) => ({ what: `shadow ${key} vpn=0x${vpn.toString(16)}`, gpn: l.gpn, hpn: l.hpn }))),
-      ],
+      shadowLeaves,
+      hostTranslations,
       protectedPageTables: (s) => (policy.writeProtectPageTables ? protectedPageTables(s) : new Set()),
+      tableFrames: (s) => s.host.tableFrames,
+      shadowPages: (s) => [...s.mmu.pages.values()].map((sp) => ({
+        frame: sp.frame, level: sp.role.level, prefix: sp.role.prefix, tag: sp.role.tag, source: sp.role.source, unsync: sp.unsync, links: sp.links,
+        entries: [...(s.mmu.ghosts.get(sp.frame) ?? [])].map(([slot, g]) => ({ slot, pte: shadowPte(s, sp.frame, slot), guestPteAddr: g.guestPteAddr, guestPte: g.guestPte })),
+      })),
+      shadowRoots: (s) => ({ roots: s.mmu.roots, loaded: s.active }),
       snapshot: (s) => ({
-        tables: Object.fromEntries([...s.shadows].map(([key, t]) => [
-          `${key}${key === s.active ? ' (loaded)' : ''}`,
-          Object.fromEntries([...t.leaves].map(([vpn, l]) => [`va 0x${(vpn << PAGE_SHIFT).toString(16)}`, leafText(l)])),
-        ])),
-        tlb: [...s.hwTlb.values()].map((e) => `${e.tag} va=0x${(e.vpn << PAGE_SHIFT).toString(16)} ${leafText(e.leaf)}`).sort(),
+        tables: tablesSnapshot(s),
+        tlb: [...s.tlb.values()].flat().map((e) => `${e.tag} L${e.level} prefix=0x${e.prefix.toString(16)} [0x${e.pteAddr.toString(16)}]=0x${e.pte.toString(16)}`).sort(),
       }),
     },
   };

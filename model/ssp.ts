@@ -6,51 +6,103 @@
  * in M-mode from the shadow page table base address buffer, exiting to the
  * hypervisor only on a miss.
  *
- * The buffer is keyed by (guest root, ASID) (decision record 0003): a shadow's
- * entries are tagged by the ASID they were synchronised under, so a freed root
- * page reused by another process under another ASID gets a shadow of its own, and
- * an ASID-scoped fence reaches every buffered shadow of that ASID, loaded or not.
- *
- * The sync at a fence resyncs the loaded shadow's covered leaves from a fresh guest
- * walk, and zaps those of shadows not loaded: a walk of a table that satp does not
- * reach now is not one the architecture lets the hart cache, so a shadow not loaded
- * may only lose entries until it is loaded again.
+ * Shadows are keyed by (guest root, ASID) (decision record 0003) and their sps by
+ * role, VA prefix and tag included (decision record 0009): an sp holds what the
+ * hart's cache may hold for its prefix and tag, so a fence reaches exactly the sps
+ * of its scope. At a fence, the sps a walk from the loaded shadow reaches are
+ * resynced from the root down; the others in scope are marked unsync (an rs1=x0
+ * fence) or lose their entry for the address (an rs1=va fence): a walk of a table
+ * satp does not reach now is not one the architecture lets the hart cache, so those
+ * are synced when they are linked or loaded again, never before.
  */
+import { type Gva, isCanonicalSv39, vpnIndex } from '../spec/address.ts';
+import { isValidPointer, ptePpn } from '../spec/pte.ts';
 import { bits } from '../spec/privilege.ts';
 import { CAUSE } from '../spec/walk.ts';
 import type { Machine } from './machine.ts';
+import { type ShadowPolicy, type ShadowState, hfenceVvma, shadowMachine, trap, withPool } from './shadow.ts';
 import {
-  type ShadowPolicy, type ShadowState, hfenceVvma, leafCovers, loadShadow, shadowMachine, syncLeaves, trap,
-} from './shadow.ts';
+  type ShadowPage, type ShadowScratch, TABLE_POOL, clearEntry, loadShadow, markUnsync, shadowPte, spCovers, syncEntry, syncTree,
+} from './shadow-mmu.ts';
+
+/** Is an sp in the scope of a fence naming ASID `rs2` (x0: every sp; an ASID: that ASID's, never global ones)? */
+export const inAsidScope = (sp: ShadowPage, rs2: number | null): boolean => rs2 === null || sp.role.tag === rs2;
+
+/** The sps on the loaded shadow's path for `va`, root first. */
+function pathOf(x: ShadowScratch, va: Gva): Set<bigint> {
+  const out = new Set<bigint>();
+  let frame = x.s.vsatp?.root;
+  while (frame !== undefined && x.s.mmu.pages.has(frame) && !out.has(frame)) {
+    out.add(frame);
+    const sp = x.s.mmu.pages.get(frame);
+    if (sp === undefined) break;
+    const pte = shadowPte(x.s, frame, Number(vpnIndex(va, sp.role.level)));
+    frame = isValidPointer(pte) ? ptePpn(pte) : undefined;
+  }
+  return out;
+}
+
+/**
+ * SFENCE.VMA rs1, rs2 intercepted: sync what it covers. rs1=x0: every sp of the
+ * scope, resynced if a walk from the loaded shadow reaches it, else unsync. rs1=va:
+ * the entries for va that hold a leaf (or a guest leaf split into smaller shadow
+ * leaves) or nothing, in the sps of the scope that translate va; pointers to
+ * tables survive, as cached pointers survive an address-specific fence.
+ */
+export function sspSync(x: ShadowScratch, rs1: Gva | null, inScope: (sp: ShadowPage) => boolean): void {
+  if (rs1 === null) {
+    const reached = x.s.vsatp === null ? new Set<bigint>() : syncTree(x, x.s.vsatp.root, inScope);
+    for (const sp of [...x.s.mmu.pages.values()]) if (inScope(sp) && !reached.has(sp.frame)) markUnsync(x, sp.frame);
+    return;
+  }
+  if (!isCanonicalSv39(rs1)) return;
+  const onPath = pathOf(x, rs1);
+  for (const sp of [...x.s.mmu.pages.values()]) {
+    if (!inScope(sp) || !spCovers(sp.role, rs1) || !x.s.mmu.pages.has(sp.frame)) continue;
+    const slot = Number(vpnIndex(rs1, sp.role.level));
+    const pte = shadowPte(x.s, sp.frame, slot);
+    const child = isValidPointer(pte) ? x.s.mmu.pages.get(ptePpn(pte)) : undefined;
+    if (child?.role.source.kind === 'table') continue;
+    if (onPath.has(sp.frame)) {
+      syncEntry(x, sp, slot);
+      x.events.push('shadow-resync');
+    } else if (pte !== 0n) {
+      clearEntry(x, sp, slot);
+      x.events.push('shadow-zap');
+    }
+  }
+}
 
 export const sspPolicy: ShadowPolicy = {
   name: 'ssp',
   title: 'swift shadow paging (lazy sync at intercepted fences)',
   // medeleg[22]=0: virtual-instruction traps stay in M-mode, SSP's hardware-mode fast path.
   delegation: { medeleg: bits(12, 13, 15, 20, 21, 23), hedeleg: 0n },
-  shadowKey: (rootPpn, asid) => `root=0x${rootPpn.toString(16)},asid=${asid}`,
+  bufferKey: (rootPpn, asid) => `root=0x${rootPpn.toString(16)},asid=${asid}`,
+  tagged: true,
   writeProtectPageTables: false,
+  superpages: true,
+  tablePoolBase: TABLE_POOL,
   bugs: new Set(),
-  satpWrite: (x, key) => {
+  satpWrite: (x, rootPpn, asid) => {
     trap(x, CAUSE.virtualInstruction, 'satp-write');
-    if (x.s.shadows.has(key)) {
+    const key = x.policy.bufferKey(rootPpn, asid);
+    if (x.s.mmu.roots.has(key)) {
       x.events.push('buffer-hit');
-      loadShadow(x, key);
+      loadShadow(x, key, rootPpn, asid);
+      // What a fence left unsync while this shadow was not loaded is synced before the guest runs on it.
+      const root = x.s.vsatp?.root;
+      if (root !== undefined) syncTree(x, root, (sp) => sp.unsync);
       return;
     }
     // A buffer miss is forwarded to the hypervisor, which builds an empty shadow and fills the buffer.
     x.traps.push({ cause: CAUSE.virtualInstruction, from: 'M', to: 'HS', cost: 'vm-exit', reason: 'satp-write' });
     x.events.push('buffer-miss');
-    loadShadow(x, key);
+    withPool(x, () => loadShadow(x, key, rootPpn, asid));
   },
   sfence: (x, rs1, rs2) => {
     trap(x, CAUSE.virtualInstruction, 'sfence');
-    syncLeaves(
-      x,
-      (t) => rs2 === null || t.asid === rs2,
-      (vpn, l) => rs1 === null || leafCovers(vpn, l, rs1),
-      true,
-    );
+    sspSync(x, rs1, (sp) => inAsidScope(sp, rs2));
     hfenceVvma(x, rs1, rs2);
   },
 };

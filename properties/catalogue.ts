@@ -4,12 +4,14 @@
  * else in the code (properties/README.md says how).
  */
 import { determinism } from './determinism.ts';
+import { hartLegality } from './hart-legality.ts';
 import { isolation } from './isolation.ts';
 import { justifiedShadow } from './justified-shadow.ts';
 import { refinement } from './refinement.ts';
+import { shadowMemory } from './shadow-memory.ts';
 import { transparency } from './transparency.ts';
 
-export const PROPERTIES = [refinement, determinism, justifiedShadow, isolation, transparency] as const;
+export const PROPERTIES = [refinement, determinism, justifiedShadow, isolation, transparency, shadowMemory, hartLegality] as const;
 
 export type PropertySpec = (typeof PROPERTIES)[number];
 export type PropertyName = PropertySpec['name'];

@@ -1,11 +1,14 @@
 /**
- * The guest never reaches a host frame that does not currently back one of its own pages, and no store reaches a write-protected page unseen.
+ * The guest never reaches a host frame that does not currently back one of its own pages, nor one that holds the hypervisor's own tables, and no store reaches a write-protected page unseen.
  *
- * "Reaches" covers what is cached as well as what is accessed: a G-stage TLB
- * entry, shadow leaf or hardware TLB entry naming the wrong frame is a violation
- * before any access uses it.
+ * "Reaches" covers what is cached as well as what is accessed: a G-stage table or
+ * TLB entry, combined entry, shadow leaf or hardware TLB entry naming the wrong
+ * frame is a violation before any access uses it. A frame that holds a shadow or
+ * G-stage table is never the guest's, even if (by a hypervisor's mistake) it also
+ * backs a guest page: a guest that can write its own shadow table owns the host.
  */
 import { PAGE_SHIFT, hex } from '../spec/address.ts';
+import { describeAction } from '../spec/guest-action.ts';
 import { guestPageOf, hostMapping } from '../model/host.ts';
 import { commonFloors } from './floors.ts';
 import { ALL_MODELS, everyStep, property } from './property.ts';
@@ -13,11 +16,11 @@ import { type StepRecord, unfollowable } from './record.ts';
 
 export const isolation = property({
   name: 'isolation',
-  sentence: 'The guest never reaches a host frame that does not currently back one of its own pages, and no store reaches a write-protected page unseen.',
+  sentence: 'The guest never reaches a host frame that does not currently back one of its own pages, nor one that holds the hypervisor\'s own tables, and no store reaches a write-protected page unseen.',
   models: ALL_MODELS,
   guests: 'arbitrary',
   floors: (m) => ({ ...commonFloors(m), 'dirty-logged': 10 }),
-  ...everyStep((r) => unseenStore(r) ?? strayTranslation(r)),
+  ...everyStep((r) => unseenStore(r) ?? tableReached(r) ?? strayTranslation(r)),
 });
 
 /** An access that left the guest, or a store that reached a write-protected page without this step logging it. */
@@ -41,11 +44,28 @@ function unseenStore(r: StepRecord): string | null {
 
 const backing = (g: bigint | null) => (g === null ? 'no guest page' : `guest page ${hex(g)}`);
 
-/** A cached translation that names a host frame not backing the guest page it claims. */
+/** An access that touched a frame holding a hypervisor table. */
+function tableReached(r: StepRecord): string | null {
+  const a = r.access;
+  if (a === null || a.reached.kind !== 'guest' || a.reached.observation.kind !== 'ok') return null;
+  const hpn = a.reached.observation.hpa >> PAGE_SHIFT;
+  const tables = r.machine.view.tableFrames(r.before);
+  return tables.has(hpn) || r.machine.view.tableFrames(r.after).has(hpn)
+    ? `${describeAction(a.action)} reached host frame ${hex(hpn)}, which holds a hypervisor page table`
+    : null;
+}
+
+/** A cached or tabled translation that names a host frame not backing the guest page it claims, or a table frame. */
 function strayTranslation(r: StepRecord): string | null {
+  const tables = r.machine.view.tableFrames(r.after);
   for (const t of r.machine.view.hostTranslations(r.after)) {
-    if (guestPageOf(r.hostAfter, t.hpn) !== t.gpn) {
-      return `${t.what} maps guest page ${hex(t.gpn)} to host frame ${hex(t.hpn)}, which backs ${backing(guestPageOf(r.hostAfter, t.hpn))}`;
+    for (let k = 0n; k < t.pages; k++) {
+      const hpn = t.hpn + k;
+      const gpn = t.gpn + k;
+      if (tables.has(hpn)) return `${t.what} maps guest page ${hex(gpn)} to host frame ${hex(hpn)}, which holds a hypervisor page table`;
+      if (guestPageOf(r.hostAfter, hpn) !== gpn) {
+        return `${t.what} maps guest page ${hex(gpn)} to host frame ${hex(hpn)}, which backs ${backing(guestPageOf(r.hostAfter, hpn))}`;
+      }
     }
   }
   return null;

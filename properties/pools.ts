@@ -16,6 +16,11 @@ export const PT_FRAMES: readonly bigint[] = [0x80010n, 0x80011n, 0x80012n, 0x800
 /** Guest pages holding data, inside one 2 MiB region (0x8040_0000) that superpage leaves can cover. */
 export const DATA_FRAMES: readonly bigint[] = [0x80400n, 0x80401n, 0x80402n, 0x80403n];
 export const ALL_FRAMES: readonly bigint[] = [...PT_FRAMES, ...DATA_FRAMES];
+/** Frames the generator writes into 2 MiB and 1 GiB leaves (aligned or not: a misaligned superpage is a case too). */
+export const SUPERPAGE_2M_FRAMES: readonly bigint[] = [0x80400n, 0x80401n];
+export const SUPERPAGE_1G_FRAMES: readonly bigint[] = [0x80000n, 0x80400n];
+/** Every frame the generator can write into a leaf that maps RAM. */
+export const LEAF_FRAMES: readonly bigint[] = [...new Set([...ALL_FRAMES, ...SUPERPAGE_2M_FRAMES, ...SUPERPAGE_1G_FRAMES])];
 
 const va = (vpn2: bigint, vpn1: bigint, vpn0: bigint): Gva => {
   const raw = (vpn2 << 30n) | (vpn1 << 21n) | (vpn0 << PAGE_SHIFT);
@@ -30,10 +35,12 @@ export const VAS: readonly Gva[] = [
 ];
 /** A non-canonical address: translation faults before any walk. */
 export const NON_CANONICAL: Gva = gva(0x0000_4000_0000_1000n);
-/** Word offsets inside a page that accesses use. */
+/** Word offsets inside a page that accesses use most often: few, so that two accesses meet on one word. */
 export const OFFSETS: readonly bigint[] = [0n, 8n, 0xff8n];
 /** PTE slots the pool VAs index at some level. */
 export const SLOTS: readonly bigint[] = [0n, 1n, 2n, 256n];
+/** Words in a page: a page-table page has this many PTE slots, and an access may use any of them. */
+export const PAGE_WORDS = 512;
 export const ASIDS: readonly number[] = [1, 2, 3];
 
 export const pteAddress = (frame: bigint, slot: bigint): Gpa => gpa((frame << PAGE_SHIFT) + slot * 8n);

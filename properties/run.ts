@@ -37,7 +37,8 @@ export { PROPERTY_NAMES, type PropertyName } from './catalogue.ts';
 export const EVENT_NAMES = [
   'access', 'stale-allowed', 'stale-taken', 'deterministic-access', 'shadow-resync', 'shadow-zap', 'hidden-fault',
   'injected-fault', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'dirty-logged', 'buffer-hit', 'buffer-miss',
-  'vm-exit', 'm-trap', 'walk-refs',
+  'vm-exit', 'm-trap', 'walk-refs', 'hw-tlb-flush', 'write-protect-applied', 'write-access-restored', 'shadow-page-alloc',
+  'shadow-page-free', 'shadow-reclaim', 'gstage-split', 'gstage-collapse',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 const EVENT_SET: ReadonlySet<string> = new Set(EVENT_NAMES);
