@@ -3,7 +3,7 @@
  * seeded-bug variant and each of SEEDS seeds (default 100), run the properties that
  * catch it with the default budget (1,000 programs of at most 50 commands) and
  * report in how many seeds `npm start -- --variant NAME` fails, the median and
- * worst number of programs until the first failure, and the shrunk length.
+ * worst number of programs until the first failure, and the minimised length.
  * A benchmark that prints figures, not a timed test.
  */
 import { VARIANTS } from '../model/variants.ts';
@@ -33,7 +33,7 @@ export function main(argv: readonly string[], io: Io): number {
   for (const name of only) {
     if (!VARIANTS.some((v) => v.name === name)) throw new UsageError(`unknown variant '${name}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
   }
-  io.out(`variant | caught in | median programs to failure | worst | median steps (shrunk) | seconds`);
+  io.out(`variant | caught in | median programs to failure | worst | median steps (minimised) | seconds`);
   for (const v of VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
     const started = performance.now();
     const toFailure: number[] = [];

@@ -176,11 +176,11 @@ function printCounterexample(io: Io, r: PropertyResult): void {
   if (c === null) return;
   io.out(styleText('red', `\n${r.property.name} fails on ${r.model}: ${c.violation.message}`));
   if (c.program !== null) {
-    io.out(`shrunk program (${c.guest} guest, ${c.program.length} commands, fast-check path ${r.path ?? '-'}):`);
+    io.out(`minimal program (${c.guest} guest, ${c.program.length} commands, from fast-check path ${r.path ?? '-'}):`);
     for (const cmd of c.program) io.out(`  ${describeCommand(cmd)}`);
     io.out(`as it ran (${c.events.length} steps, the last one fails):`);
   } else {
-    io.out(`shrunk program (${c.guest} guest, minimised step by step, fast-check path ${r.path ?? '-'}): ${c.events.length} steps, the last one fails:`);
+    io.out(`minimal program (${c.guest} guest, minimised step by step, from fast-check path ${r.path ?? '-'}): ${c.events.length} steps, the last one fails:`);
   }
   c.events.forEach((e, i) => io.out(`  ${String(i).padStart(3)}  ${describeEvent(e)}`));
 }

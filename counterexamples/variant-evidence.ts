@@ -39,7 +39,7 @@ function evidenceOf(tmp: string, variant: Variant, property: string): void {
   expect(r.verdict).toBe('fail');
   const c = r.counterexample;
   if (c === null) throw new Error('a failing check without a counterexample');
-  expect(c.failsOn, 'the shrunk program fails on the correct model too').toBe(variant.machine);
+  expect(c.failsOn, 'the minimal program fails on the correct model too').toBe(variant.machine);
 
   const file = join(tmp, `${variant.name}-${property}.itf.json`);
   const saved = saveCounterexample({

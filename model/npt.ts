@@ -15,14 +15,14 @@
 import { type Gpa, type Gva, type Hpa, type Level, PAGE_SHIFT, gpa, gva, hex, hpa } from '../spec/address.ts';
 import { type GuestConfig, inRam, maskAsid } from '../spec/config.ts';
 import type { AccessAction, GuestAction, Satp } from '../spec/guest-action.ts';
-import { type Memory, readWord, writePage } from '../spec/memory.ts';
+import { type Memory, pageWords, readWord, writePage } from '../spec/memory.ts';
 import { encodePte, isValidLeaf, isValidPointer, pteD, ptePpn, pteW } from '../spec/pte.ts';
 import { type Trap, bits, takeTrap } from '../spec/privilege.ts';
 import { type Hgatp, type TwoStageInput, gpaVpnIndex } from '../spec/two-stage.ts';
 import { type TwoStageTlb, emptyTwoStageTlb, hartGFence, hartTranslate, hartVsFence } from '../spec/two-stage-tlb.ts';
 import { CAUSE, exceptionFor, leafPhysicalAddress } from '../spec/walk.ts';
 import {
-  type HostState, allocTableFrames, freeTableFrame, guestRead, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
+  type HostState, allocTableFrames, bootFrame, freeTableFrame, guestRead, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
 import type { HartEvent, HostTranslationView, Machine, MachineEvent, ModelEvent, Observation, StepResult } from './machine.ts';
 import { LivelockError } from './machine.ts';
@@ -203,7 +203,10 @@ function access(x: Scratch, va: Gva, kind: AccessAction['access'], priv: 'S' | '
       updateGLeaf(x, gpn, true);
       continue;
     }
-    throw new Error(`a guest-page fault at ${hex(faulting)} the G-stage should not raise (cause ${r.cause})`);
+    // The G-stage table allows the access: the hart faulted on an entry it cached before the table changed (a
+    // spurious guest-page fault). Fence the address and let the guest retry, as KVM does.
+    x.traps.push(takeTrap(r.cause, x.from, delegation, 'spurious-guest-page-fault'));
+    hfenceGvma(x, gpa(gpn << PAGE_SHIFT));
   }
   throw new LivelockError(`the guest-page fault on ${hex(va)} recurs after the hypervisor resolved it: the guest livelocks`);
 }
@@ -298,17 +301,23 @@ function hostTranslations(s: NptState): HostTranslationView[] {
       out.push({ what: `combined TLB va=0x${(e.vpn << PAGE_SHIFT).toString(16)}`, gpn: e.gpa >> PAGE_SHIFT, hpn: leafPhysicalAddress(gva(e.gpa), g.leaf, g.level) >> PAGE_SHIFT, pages: 1n });
     }
   }
+  // The G-stage table's own leaves. A leaf that maps a page the p2m never moved, to that page's boot frame, is right
+  // by construction (the boot frame backs it); only the others can be wrong, so only they are listed, which keeps the
+  // check from walking 2,048 leaves at every step.
+  const moved = new Set([...s.host.p2m.keys()]);
+  const movedRegions = new Set([...moved].map((g) => g / REGION_PAGES));
   // The level-1 table covers the 1 GiB of guest-physical space guest RAM lies in.
   const top = s.host.cfg.ramBasePage >> 18n;
-  for (let index = 0n; index < 512n; index++) {
-    const pte = readWord(s.host.mem, slot(s.gstage.l1, index));
-    const region = (top << 9n) | index;
-    if (isValidLeaf(pte)) out.push({ what: `G-stage table L1[${index}]`, gpn: region * REGION_PAGES, hpn: ptePpn(pte), pages: REGION_PAGES });
+  for (const [index, pte] of pageWords(s.host.mem, s.gstage.l1)) {
+    const region = (top << 9n) | BigInt(index);
+    if (!isValidLeaf(pte) || (ptePpn(pte) === bootFrame(region * REGION_PAGES) && !movedRegions.has(region))) continue;
+    out.push({ what: `G-stage table L1[${index}]`, gpn: region * REGION_PAGES, hpn: ptePpn(pte), pages: REGION_PAGES });
   }
   for (const [region, l0] of s.gstage.split) {
-    for (let k = 0n; k < REGION_PAGES; k++) {
-      const pte = readWord(s.host.mem, slot(l0, k));
-      if (isValidLeaf(pte)) out.push({ what: `G-stage table L0 of region 0x${region.toString(16)}[${k}]`, gpn: region * REGION_PAGES + k, hpn: ptePpn(pte), pages: 1n });
+    for (const [k, pte] of pageWords(s.host.mem, l0)) {
+      const gpn = region * REGION_PAGES + BigInt(k);
+      if (!isValidLeaf(pte) || (ptePpn(pte) === bootFrame(gpn) && !moved.has(gpn))) continue;
+      out.push({ what: `G-stage table L0 of region 0x${region.toString(16)}[${k}]`, gpn, hpn: ptePpn(pte), pages: 1n });
     }
   }
   return out;

@@ -65,7 +65,9 @@ export type TrapReason =
   | 'shadow-miss'
   | 'shadow-permission'
   | 'dirty-log'
-  | 'access-fault-emulation';
+  | 'access-fault-emulation'
+  /** A guest-page fault on a mapping the G-stage table allows (the hart's cached entry was stale): fence and retry. */
+  | 'spurious-guest-page-fault';
 
 export function takeTrap(cause: number, from: Mode, d: Delegation, reason: TrapReason): Trap {
   const to = trapTarget(cause, from, d);
