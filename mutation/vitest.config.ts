@@ -1,0 +1,39 @@
+/**
+ * The tests StrykerJS runs against each mutant (`npm run mutation`): the suite's
+ * own tests, minus the ones that cannot kill a mutant of the mutated files or
+ * cost minutes per mutant. Kept: the litmus and two-stage tests (exact allowed
+ * sets: they pin walk.ts, pte.ts and reference.ts bit by bit), the second oracle
+ * and the concrete TLB against the reference, every property on every model,
+ * the equivalence of the three models, and the committed counterexamples (each
+ * replayed state by state under its variant and on the correct model, so a
+ * mutant that changes any recorded table, TLB entry or outcome of a model dies).
+ * Left out: the variant-registry tests (each pair searches up to 1,000 programs;
+ * the committed counterexamples already replay every variant), the input fuzz
+ * and the QEMU conformance run (neither reaches the mutated files' decisions).
+ * Budgets are smaller than `npm test`'s and the seed is the CI seed, so a run is
+ * reproducible and its incremental results stay valid.
+ */
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    root: fileURLToPath(new URL('..', import.meta.url)),
+    include: [
+      'spec/litmus.test.ts',
+      'spec/two-stage.test.ts',
+      'spec/two-stage-tlb.test.ts',
+      'spec/gstage-reference.test.ts',
+      'spec/privilege.test.ts',
+      'spec/privilege-matrix.test.ts',
+      'properties/reference-vs-explicit-cache.test.ts',
+      'properties/concrete-tlb.test.ts',
+      'properties/properties.test.ts',
+      'properties/equivalence.test.ts',
+      'counterexamples/counterexamples.test.ts',
+    ],
+    env: { SSP_SPEC_SEED: '20261126', SSP_SPEC_RUNS: '40', SSP_SPEC_STEPS: '40' },
+    testTimeout: 20 * 60_000,
+    hookTimeout: 20 * 60_000,
+  },
+});
