@@ -60,8 +60,8 @@ export type Command =
       readonly kind: 'reuseTable'; readonly frame: number; readonly va: number; readonly words: readonly { readonly slot: number; readonly value: bigint }[];
       readonly relink: 'parents' | 'walk' | 'later'; readonly clear: boolean; readonly fenced: boolean; readonly access: AccessKind;
     }
-  /** The host idiom of live migration: write-protect the page VA maps, let the guest store to it, give write access back. */
-  | { readonly kind: 'dirtyLogIdiom'; readonly va: number; readonly value: bigint }
+  /** The host idiom of live migration: write-protect the page VA maps, let the guest store to its word at `offset`, give write access back. */
+  | { readonly kind: 'dirtyLogIdiom'; readonly va: number; readonly offset: bigint; readonly value: bigint }
   /** The OS idiom: switch to another address space, change the first one's mapping, fence it (or not), switch back, touch it. */
   | { readonly kind: 'asidDance'; readonly other: number; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va-asid' | 'x0-asid' };
 
@@ -218,7 +218,7 @@ export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
         kind: fc.constant('remapIdiom' as const), va: index(VAS), value: leafValue, fence: idiomFenceArb,
         access: fc.constantFrom<AccessKind>('load', 'store', 'fetch'),
       }),
-      weight: 5,
+      weight: 4,
     },
     {
       arbitrary: fc.record({
@@ -240,7 +240,9 @@ export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
       weight: 2,
     },
     {
-      arbitrary: fc.record({ kind: fc.constant('dirtyLogIdiom' as const), va: index(VAS), value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+      arbitrary: fc.record({
+        kind: fc.constant('dirtyLogIdiom' as const), va: index(VAS), offset: offsetArb, value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      }),
       weight: 3,
     },
     {
@@ -434,7 +436,7 @@ export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { eve
       return {
         events: [
           { kind: 'hostWriteProtect', gpn: page },
-          { kind: 'access', va: target, access: 'store', priv: 'S', value: c.value },
+          { kind: 'access', va: gva(target + c.offset), access: 'store', priv: 'S', value: c.value },
           { kind: 'hostUnprotect', gpn: page },
         ],
         g: after,
