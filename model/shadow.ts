@@ -24,7 +24,7 @@ import {
 } from './machine.ts';
 import {
   PoolExhaustedError, type ShadowPage, type ShadowPolicy, type ShadowScratch, type ShadowState, describeShadowPte, desiredEntry, emptyMmu,
-  entryVa, has, pagesAt, protectedPageTables, refreshLeaves, setEntry, shadowPte, syncEntry, zapRoot,
+  entryVa, has, pagesAt, protectedPageTables, refreshLeaves, setEntry, shadowPte, spCovers, syncEntry, zapRoot,
 } from './shadow-mmu.ts';
 
 export type { ShadowBug, ShadowPolicy, ShadowScratch, ShadowState } from './shadow-mmu.ts';
@@ -57,6 +57,20 @@ export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null
   if (tlbSize(tlb) !== tlbSize(before)) x.events.push('hw-tlb-flush');
   x.s = { ...x.s, tlb };
   x.hart.push({ kind: 'hfence-vvma', mem: x.s.host.mem, rs1, rs2 });
+}
+
+/**
+ * The hart fence a guest's SFENCE.VMA rs1, rs2 needs. An address-specific one is
+ * HFENCE.VVMA with the same operands, unless the shadow maps a guest superpage that
+ * covers rs1 with smaller leaves: that guest leaf is a *pointer* in the shadow (to a
+ * split shadow page), and the hart's cached pointers survive an address-specific
+ * fence, so it would keep translating through the guest leaf the fence removed. Then
+ * the fence must be rs1=x0 over the same ASID scope (KVM flushes the whole TLB when an
+ * INVLPG hits a guest large page it mapped with small pages).
+ */
+export function hfenceForGuest(x: ShadowScratch, rs1: Gva | null, rs2: number | null): void {
+  const split = rs1 !== null && [...x.s.mmu.pages.values()].some((sp) => sp.role.source.kind === 'split' && spCovers(sp.role, rs1));
+  hfenceVvma(x, split ? null : rs1, rs2);
 }
 
 const tlbSize = (t: ConcreteTlb): number => [...t.values()].reduce((n, es) => n + es.length, 0);

@@ -20,7 +20,7 @@ import { isValidPointer, ptePpn } from '../spec/pte.ts';
 import { bits } from '../spec/privilege.ts';
 import { CAUSE } from '../spec/walk.ts';
 import type { Machine } from './machine.ts';
-import { type ShadowPolicy, type ShadowState, hfenceVvma, shadowMachine, trap, withPool } from './shadow.ts';
+import { type ShadowPolicy, type ShadowState, hfenceForGuest, shadowMachine, trap, withPool } from './shadow.ts';
 import {
   type ShadowPage, type ShadowScratch, TABLE_POOL, clearEntry, loadShadow, markUnsync, shadowPte, spCovers, syncEntry, syncTree,
 } from './shadow-mmu.ts';
@@ -103,7 +103,7 @@ export const sspPolicy: ShadowPolicy = {
   sfence: (x, rs1, rs2) => {
     trap(x, CAUSE.virtualInstruction, 'sfence');
     sspSync(x, rs1, (sp) => inAsidScope(sp, rs2));
-    hfenceVvma(x, rs1, rs2);
+    hfenceForGuest(x, rs1, rs2);
   },
 };
 

@@ -9,7 +9,7 @@
 import { bits } from '../spec/privilege.ts';
 import { CAUSE } from '../spec/walk.ts';
 import type { Machine } from './machine.ts';
-import { type ShadowPolicy, type ShadowState, hfenceVvma, shadowMachine, trap, withPool } from './shadow.ts';
+import { type ShadowPolicy, type ShadowState, hfenceForGuest, shadowMachine, trap, withPool } from './shadow.ts';
 import { TABLE_POOL, loadShadow } from './shadow-mmu.ts';
 
 export const tspPolicy: ShadowPolicy = {
@@ -30,7 +30,7 @@ export const tspPolicy: ShadowPolicy = {
   sfence: (x, rs1, rs2) => {
     // The shadow is already in sync; the fence only has to reach the hart's TLB.
     trap(x, CAUSE.virtualInstruction, 'sfence');
-    hfenceVvma(x, rs1, rs2);
+    hfenceForGuest(x, rs1, rs2);
   },
 };
 

@@ -9,7 +9,7 @@ import { CAUSE } from '../spec/walk.ts';
 import { bootFrame } from './host.ts';
 import { type AnyMachine, type ModelName, erase } from './machine.ts';
 import { nptMachine } from './npt.ts';
-import { type ShadowBug, type ShadowPolicy, type ShadowScratch, hfenceVvma, shadowMachine, trap } from './shadow.ts';
+import { type ShadowBug, type ShadowPolicy, type ShadowScratch, hfenceForGuest, shadowMachine, trap } from './shadow.ts';
 import type { ShadowPage } from './shadow-mmu.ts';
 import { inAsidScope, sspPolicy, sspSync } from './ssp.ts';
 import { tspPolicy } from './tsp.ts';
@@ -45,7 +45,7 @@ function sspFence(
       trap(x, CAUSE.virtualInstruction, 'sfence');
       const s = scope(x, rs1, rs2);
       if (s.sync) sspSync(x, rs1, s.inScope);
-      hfenceVvma(x, rs1, s.flushAsid);
+      hfenceForGuest(x, rs1, s.flushAsid);
     },
   }));
 }
