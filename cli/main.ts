@@ -2,23 +2,20 @@
  * `npm start`: every property against every model (or a seeded-bug variant in
  * place of its model), then a summary table, the event counts, and how to
  * reproduce the run. Exit 0 if everything passed, 1 if a property failed or was
- * vacuous, 2 for bad options.
+ * vacuous, 2 for bad options. The checks run on every core (cli/check-pool.ts).
  */
 import { UsageError, isMain, parseOptions, runCommand } from './command.ts';
 import { type Io, styleText, tableStyle } from './output.ts';
 import Table from 'cli-table3';
-import { npt } from '../model/npt.ts';
-import { tsp } from '../model/tsp.ts';
-import { ssp } from '../model/ssp.ts';
-import { type AnyMachine, type ModelName, erase } from '../model/machine.ts';
+import type { ModelName } from '../model/machine.ts';
 import { VARIANTS, type Variant, findVariant } from '../model/variants.ts';
 import { PROPERTIES, type PropertyName } from '../properties/catalogue.ts';
-import { describeCommand } from '../properties/commands.ts';
 import { COVERAGE_NAMES } from '../properties/coverage.ts';
-import { EVENT_NAMES, describeEvent } from '../properties/run.ts';
-import { DEFAULT_BUDGET, type PropertyResult, checkProperty } from '../properties/suite.ts';
+import { EVENT_NAMES } from '../properties/run.ts';
+import { DEFAULT_BUDGET } from '../properties/suite.ts';
 import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
-import { saveCounterexample } from '../counterexamples/store.ts';
+import { runChecks, workerCount } from './check-pool.ts';
+import type { CheckOutcome, CheckTask } from './checks.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
@@ -103,34 +100,32 @@ export function main(argv: readonly string[], io: Io): number {
     return 0;
   }
   const { runs, maxCommands, seed, variant } = o;
-  const modelNames = o.models ?? MODEL_NAMES;
+  const modelNames = variant === undefined ? (o.models ?? MODEL_NAMES) : [variant.base];
   const propertyNames = o.properties ?? PROPERTIES.map((p) => p.name);
-  const base: Record<ModelName, AnyMachine> = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
-  const machines = (variant === undefined ? modelNames : [variant.base]).map((m) => (variant?.base === m ? variant.machine : base[m]));
+  const tasks: CheckTask[] = PROPERTIES.filter((p) => propertyNames.includes(p.name)).flatMap((p) =>
+    modelNames.filter((m) => p.models.includes(m)).map((model) => ({
+      property: p.name, model, variant: variant?.name ?? null, budget: { runs, maxCommands, seed },
+    })));
+  const workers = workerCount(tasks.length, envWorkers());
 
   const reproduce = reproduceLine(o);
-  io.out(styleText('bold', `ssp-spec: ${propertyNames.length} properties x ${machines.length} models, ${runs} programs of at most ${maxCommands} commands each, seed ${seed}`));
+  io.out(styleText('bold', `ssp-spec: ${propertyNames.length} properties x ${modelNames.length} models, ${runs} programs of at most ${maxCommands} commands each, seed ${seed}${workers > 1 ? ` (${workers} threads)` : ''}`));
   if (variant !== undefined) io.out(`variant ${variant.name}: ${variant.description}`);
 
   const started = performance.now();
-  const results: PropertyResult[] = [];
-  for (const spec of PROPERTIES.filter((p) => propertyNames.includes(p.name))) {
-    for (const machine of machines.filter((m) => spec.models.includes(m.name))) {
-      // A variant's evidence must pass on the model it breaks (properties/suite.ts minimises with both).
-      const r = checkProperty(spec, machine, { runs, maxCommands, seed }, variant?.machine === machine ? { correct: base[variant.base] } : {});
-      results.push(r);
-      const label = variant?.machine === machine ? `${machine.name} (${variant.name})` : machine.name;
-      io.out(`  ${verdictText(r.verdict)} ${spec.name} on ${label}: ${r.runs} programs, ${r.stats.steps} commands, ${r.seconds.toFixed(1)} s`);
-    }
-  }
+  const results: CheckOutcome[] = [];
+  runChecks(tasks, workers, (r) => {
+    results.push(r);
+    io.out(`  ${verdictText(r.verdict)} ${r.property} on ${r.label}: ${r.runs} programs, ${r.stats.steps} commands, ${r.seconds.toFixed(1)} s`);
+  });
   const wall = (performance.now() - started) / 1000;
 
   const summary = new Table({ head: ['model', 'property', 'programs', 'commands', 'verdict', 'seconds'], style: tableStyle(io) });
-  for (const r of results) summary.push([r.model, r.property.name, r.runs, r.stats.steps, verdictText(r.verdict), r.seconds.toFixed(1)]);
+  for (const r of results) summary.push([r.model, r.property, r.runs, r.stats.steps, verdictText(r.verdict), r.seconds.toFixed(1)]);
   io.out(`\n${summary.toString()}`);
 
-  const events = new Table({ head: ['per 100 programs (refinement run)', ...results.filter((r) => r.property.name === 'refinement').map((r) => r.model)], style: tableStyle(io) });
-  const refinement = results.filter((r) => r.property.name === 'refinement');
+  const refinement = results.filter((r) => r.property === 'refinement');
+  const events = new Table({ head: ['per 100 programs (refinement run)', ...refinement.map((r) => r.model)], style: tableStyle(io) });
   for (const name of EVENT_NAMES) {
     events.push([name, ...refinement.map((r) => ((r.stats.events.get(name) ?? 0) * 100 / Math.max(1, r.runs)).toFixed(1))]);
   }
@@ -143,23 +138,9 @@ export function main(argv: readonly string[], io: Io): number {
 
   for (const r of results) {
     for (const miss of r.floorMisses) {
-      io.out(styleText('yellow', `vacuous: ${r.property.name} on ${r.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
+      io.out(styleText('yellow', `vacuous: ${r.property} on ${r.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
     }
-    const c = r.counterexample;
-    if (c !== null) {
-      printCounterexample(io, r);
-      // The evidence names the machine it fails on: the variant, or its correct model if that fails too.
-      const onVariant = variant !== undefined && c.failsOn === variant.machine;
-      if (variant !== undefined && !onVariant) io.out(styleText('red', `the program fails on the correct ${variant.base} too: this is evidence against ${variant.base}, not ${variant.name}`));
-      const name = onVariant ? variant.name : 'none';
-      const file = `counterexamples/runs/${onVariant ? variant.name : r.model}-${r.property.name}-seed${seed}.itf.json`;
-      const saved = saveCounterexample({
-        file, machine: c.failsOn, correct: onVariant ? base[variant.base] : null, variant: name, property: r.property.name,
-        guest: c.guest, events: c.events, seed, path: r.path ?? '',
-      });
-      if (saved.saved) io.out(`saved: ${file}\nreplay: npm run replay -- ${file}`);
-      else io.out(styleText('red', `not saved: ${saved.reason}`));
-    }
+    for (const line of r.report) io.out(line.style === null ? line.text : styleText(line.style, line.text));
   }
   const failed = results.filter((r) => r.verdict !== 'pass').length;
   io.out(`\n${failed === 0 ? styleText('green', 'all properties hold') : styleText('red', `${failed} of ${results.length} checks failed`)} (${wall.toFixed(1)} s)`);
@@ -167,22 +148,14 @@ export function main(argv: readonly string[], io: Io): number {
   return failed === 0 ? 0 : 1;
 }
 
-function verdictText(v: PropertyResult['verdict']): string {
-  return v === 'pass' ? styleText('green', 'PASS') : v === 'fail' ? styleText('red', 'FAIL') : styleText('yellow', 'VACUOUS');
+/** SSP_SPEC_WORKERS: how many threads run the checks (default: one per core; 1 runs them in the main thread). */
+function envWorkers(): number | null {
+  const raw = process.env.SSP_SPEC_WORKERS;
+  return raw === undefined || raw === '' ? null : parseCount(raw, 'SSP_SPEC_WORKERS');
 }
 
-function printCounterexample(io: Io, r: PropertyResult): void {
-  const c = r.counterexample;
-  if (c === null) return;
-  io.out(styleText('red', `\n${r.property.name} fails on ${r.model}: ${c.violation.message}`));
-  if (c.program !== null) {
-    io.out(`minimal program (${c.guest} guest, ${c.program.length} commands, from fast-check path ${r.path ?? '-'}):`);
-    for (const cmd of c.program) io.out(`  ${describeCommand(cmd)}`);
-    io.out(`as it ran (${c.events.length} steps, the last one fails):`);
-  } else {
-    io.out(`minimal program (${c.guest} guest, minimised step by step, from fast-check path ${r.path ?? '-'}): ${c.events.length} steps, the last one fails:`);
-  }
-  c.events.forEach((e, i) => io.out(`  ${String(i).padStart(3)}  ${describeEvent(e)}`));
+function verdictText(v: CheckOutcome['verdict']): string {
+  return v === 'pass' ? styleText('green', 'PASS') : v === 'fail' ? styleText('red', 'FAIL') : styleText('yellow', 'VACUOUS');
 }
 
 if (isMain(import.meta.url)) runCommand('ssp-spec', main);
