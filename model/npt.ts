@@ -24,7 +24,7 @@ import { CAUSE, exceptionFor, leafPhysicalAddress } from '../spec/walk.ts';
 import {
   type HostState, allocTableFrames, bootFrame, freeTableFrame, guestRead, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
-import type { HartEvent, HostTranslationView, Machine, MachineEvent, ModelEvent, Observation, StepResult } from './machine.ts';
+import type { HartEvent, HostTranslationView, Machine, MachineEvent, ModelEvent, Observation, SnapshotValue, StepResult } from './machine.ts';
 import { LivelockError } from './machine.ts';
 
 /** The G-stage table as the hypervisor keeps it: the root (16 KiB), the level-1 table, and a level-0 table per split region. */
@@ -323,26 +323,35 @@ function hostTranslations(s: NptState): HostTranslationView[] {
   return out;
 }
 
-/** The G-stage table as a trace shows it: the root's and level-1 entries, and the split regions' 4 KiB leaves that differ from boot. */
-function tablesSnapshot(s: NptState): { [k: string]: { [k: string]: string } } {
+/**
+ * The G-stage table as a trace shows it: a record per table page (its frame, what it
+ * is, and for each valid entry `[i]` its PTE word and the word in words). A split
+ * region's level-0 table lists only the leaves that differ from the boot layout.
+ */
+function tablesSnapshot(s: NptState): { [k: string]: { [k: string]: SnapshotValue } } {
   const describe = (pte: bigint): string =>
-    pte === 0n ? 'invalid' : isValidPointer(pte) ? `-> table 0x${ptePpn(pte).toString(16)}` : `leaf hpn=0x${ptePpn(pte).toString(16)}${pteW(pte) && pteD(pte) ? ' RW' : ' R-'}`;
-  const entries = (frame: bigint, count: bigint, keep: (i: bigint, pte: bigint) => boolean): { [k: string]: string } => {
-    const out: { [k: string]: string } = {};
-    for (let i = 0n; i < count; i++) {
-      const pte = readWord(s.host.mem, slot(frame, i));
-      if (pte !== 0n && keep(i, pte)) out[`[${i}] 0x${pte.toString(16)}`] = describe(pte);
-    }
+    isValidPointer(pte) ? `-> table 0x${ptePpn(pte).toString(16)}` : `leaf hpn=0x${ptePpn(pte).toString(16)}${pteW(pte) && pteD(pte) ? ' RW' : ' R-'}`;
+  const table = (frame: bigint, what: string, keep: (i: number, pte: bigint) => boolean): { [k: string]: SnapshotValue } => {
+    const out: { [k: string]: SnapshotValue } = { frame, table: what };
+    // The root is 16 KiB: four frames.
+    const frames = what === 'root' ? [frame, frame + 1n, frame + 2n, frame + 3n] : [frame];
+    frames.forEach((f, n) => {
+      for (const [slot, pte] of [...pageWords(s.host.mem, f)].sort(([a], [b]) => a - b)) {
+        const i = n * 512 + slot;
+        if (pte === 0n || !keep(i, pte)) continue;
+        out[`[${i}]`] = pte;
+        out[`[${i}] means`] = describe(pte);
+      }
+    });
     return out;
   };
-  const out: { [k: string]: { [k: string]: string } } = {
-    [`G-stage root 0x${s.gstage.root.toString(16)} (16 KiB)`]: entries(s.gstage.root, 2048n, () => true),
-    [`G-stage L1 0x${s.gstage.l1.toString(16)}`]: entries(s.gstage.l1, 512n, () => true),
+  const out: { [k: string]: { [k: string]: SnapshotValue } } = {
+    [`G-stage 0x${s.gstage.root.toString(16)}`]: table(s.gstage.root, 'root', () => true),
+    [`G-stage 0x${s.gstage.l1.toString(16)}`]: table(s.gstage.l1, 'L1', () => true),
   };
   for (const [region, l0] of [...s.gstage.split].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    // Only the leaves that are not what the boot layout would give: a split region's 512 entries are mostly the identity shift.
-    out[`G-stage L0 0x${l0.toString(16)} for guest pages 0x${(region * REGION_PAGES).toString(16)}+`] =
-      entries(l0, REGION_PAGES, (k, pte) => ptePpn(pte) !== region * REGION_PAGES + k + 0x100000n || !pteW(pte));
+    out[`G-stage 0x${l0.toString(16)}`] = table(l0, `L0 for guest pages 0x${(region * REGION_PAGES).toString(16)}+`,
+      (k, pte) => ptePpn(pte) !== bootFrame(region * REGION_PAGES + BigInt(k)) || !pteW(pte));
   }
   return out;
 }

@@ -20,7 +20,8 @@ import {
   guestRead, hostAddress, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
 import {
-  LivelockError, type HostTranslationView, type Machine, type MachineEvent, type Observation, type ShadowLeafView, type StepResult,
+  LivelockError, type HostTranslationView, type Machine, type MachineEvent, type Observation, type ShadowLeafView, type SnapshotValue,
+  type StepResult,
 } from './machine.ts';
 import {
   PoolExhaustedError, type ShadowPage, type ShadowPolicy, type ShadowScratch, type ShadowState, describeShadowPte, desiredEntry, emptyMmu,
@@ -357,21 +358,37 @@ function hostTranslations(s: ShadowState): HostTranslationView[] {
   return out;
 }
 
-/** The shadow tables as a trace shows them: every sp with its role and its present entries, decoded. */
-function tablesSnapshot(s: ShadowState): { [k: string]: { [k: string]: string } } {
-  const out: { [k: string]: { [k: string]: string } } = {};
+/**
+ * The shadow tables as a trace shows them: one record per shadow page, with its
+ * role (frame, level, VA prefix, tag, the guest table or superpage it mirrors),
+ * whether it is a buffered root, loaded, unsync, and for each present entry `[i]`
+ * its PTE word, the guest PTE word and address it was built from, and the word in
+ * words (machine-readable for a viewer, readable as it is).
+ */
+function tablesSnapshot(s: ShadowState): { [k: string]: { [k: string]: SnapshotValue } } {
+  const out: { [k: string]: { [k: string]: SnapshotValue } } = {};
   const rootKeys = new Map([...s.mmu.roots].map(([k, f]) => [f, k] as const));
   for (const sp of [...s.mmu.pages.values()].sort((a, b) => (a.frame < b.frame ? -1 : 1))) {
     const r = sp.role;
-    const src = r.source.kind === 'table' ? `guest table 0x${r.source.gfn.toString(16)}` : `split of guest leaf [0x${r.source.leafAddr.toString(16)}]`;
     const root = rootKeys.get(sp.frame);
-    const name = `sp 0x${sp.frame.toString(16)} L${r.level} prefix=0x${r.prefix.toString(16)} tag=${String(r.tag)} ${src}${root === undefined ? '' : ` root of ${root}${s.active === root ? ' (loaded)' : ''}`}${sp.unsync ? ' unsync' : ''}`;
-    const entries: { [k: string]: string } = {};
+    const page: { [k: string]: SnapshotValue } = {
+      frame: sp.frame,
+      level: `L${r.level}`,
+      prefix: r.prefix,
+      tag: String(r.tag),
+      source: r.source.kind === 'table' ? `guest table 0x${r.source.gfn.toString(16)}` : `split of guest leaf [0x${r.source.leafAddr.toString(16)}]=0x${r.source.leaf.toString(16)}`,
+      root: root ?? '',
+      loaded: root !== undefined && s.active === root,
+      unsync: sp.unsync,
+    };
     for (const [slot, ghost] of [...(s.mmu.ghosts.get(sp.frame) ?? [])].sort(([a], [b]) => a - b)) {
       const pte = shadowPte(s, sp.frame, slot);
-      entries[`[${slot}] 0x${pte.toString(16)}`] = `${describeShadowPte(pte)} (guest [0x${ghost.guestPteAddr.toString(16)}]=0x${ghost.guestPte.toString(16)})`;
+      page[`[${slot}]`] = pte;
+      page[`[${slot}] guest`] = ghost.guestPte;
+      page[`[${slot}] guest at`] = ghost.guestPteAddr;
+      page[`[${slot}] means`] = describeShadowPte(pte);
     }
-    out[name] = entries;
+    out[`sp 0x${sp.frame.toString(16)}`] = page;
   }
   return out;
 }
