@@ -1,0 +1,2 @@
+/** esbuild bundles the page's stylesheet into the HTML file (viewer/html.ts). */
+declare module '*.css';
