@@ -92,7 +92,7 @@ function counterexampleReport(r: PropertyResult, task: CheckTask, variantMachine
     file, machine: c.failsOn, correct: onVariant ? base : null, variant: onVariant ? (task.variant ?? 'none') : 'none', property: r.property.name,
     guest: c.guest, events: c.events, seed: task.budget.seed, path: r.path ?? '',
   });
-  if (saved.saved) plain(`saved: ${file}\nreplay: npm run replay -- ${file}`);
+  if (saved.saved) plain(`saved: ${file}\nreplay: npm run replay -- ${file}\nview: npm run view -- ${file}`);
   else lines.push({ style: 'red', text: `not saved: ${saved.reason}` });
   return lines;
 }
