@@ -4,7 +4,7 @@
  * second time at the same level is named, not drawn again, so a guest whose
  * tables share subtables (or point back at themselves) draws each once.
  */
-import { type DecodedPte, alignedLeaf, decodePte, hex, vaOf } from './pte.ts';
+import { type DecodedPte, alignedLeaf, decodePte, hex, pageSize, vaOf } from './pte.ts';
 import type { Memory } from './trace-data.ts';
 
 export interface GuestEntry {
@@ -53,7 +53,7 @@ export function guestTree(mem: Memory, rootPpn: bigint): GuestTable {
           ...common,
           note: alignedLeaf(pte.ppn, level)
             ? `maps ${pageSizeWords(level)} at guest-physical ${hex(pte.ppn << 12n)}`
-            : `misaligned ${pageSizeWords(level)} superpage (page fault)`,
+            : `misaligned ${pageSize(level)} superpage (page fault)`,
         });
       } else if (level === 0) {
         entries.push({ ...common, note: 'pointer at level 0 (page fault)' });

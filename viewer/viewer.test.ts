@@ -1,0 +1,134 @@
+/**
+ * The viewer in a real browser: Debian's headless Chromium, driven by
+ * playwright-core pointed at the system binary (no browser download). Every
+ * committed seeded trace is drawn, opened from disk and checked: no console
+ * error, no request leaves the file, it opens at the failing step, shows the
+ * violation and the PTE words the trace holds there, and steps with the keyboard.
+ * A screenshot per trace goes to viewer/screenshots/ (git-ignored), the artefact
+ * a reader looks at when this test fails in CI.
+ *
+ * Without Chromium the test is skipped, with one line saying which package brings it.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { viewerHtml } from './html.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SEEDED = join(ROOT, 'counterexamples', 'seeded');
+const SHOTS = join(ROOT, 'viewer', 'screenshots');
+const TRACES = readdirSync(SEEDED).filter((f) => f.endsWith('.itf.json')).sort();
+
+/** The system's Chromium: CHROMIUM_PATH, or where Debian and Ubuntu put it. */
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => p !== undefined && p !== '' && existsSync(p));
+if (CHROMIUM === undefined) console.warn("viewer browser test skipped: no Chromium found (Debian's package `chromium` brings it: apt-get install chromium)");
+
+/** Only a hang ends this test: a loaded machine may take many times as long as a quiet one. */
+const HANG = 120_000;
+
+type Big = { readonly '#bigint': string };
+const isBig = (v: unknown): v is Big => v !== null && typeof v === 'object' && '#bigint' in v;
+const hex = (v: Big): string => `0x${BigInt(v['#bigint']).toString(16)}`;
+
+interface RawState {
+  readonly violation?: string;
+  readonly guestSatp?: { readonly mode: string; readonly root?: Big };
+  readonly guestMemory?: { readonly '#map': readonly (readonly [Big, Big])[] };
+  readonly tables?: { readonly [record: string]: { readonly [field: string]: unknown } };
+  readonly tlb?: readonly string[];
+}
+
+/** The PTE words the failing state holds: every table entry (and the guest word it mirrors), every TLB word, every word of the guest's root table. */
+function wordsAt(st: RawState): Set<string> {
+  const words = new Set<string>();
+  for (const rec of Object.values(st.tables ?? {})) {
+    for (const [field, v] of Object.entries(rec)) if (/^\[\d+\]( guest)?$/.test(field) && isBig(v)) words.add(hex(v));
+  }
+  for (const line of st.tlb ?? []) {
+    const w = /\]=(0x[0-9a-f]+)$/.exec(line)?.[1];
+    if (w !== undefined) words.add(w);
+  }
+  const root = st.guestSatp?.root;
+  if (root !== undefined) {
+    const base = BigInt(root['#bigint']) << 12n;
+    for (const [a, w] of st.guestMemory?.['#map'] ?? []) {
+      const addr = BigInt(a['#bigint']);
+      if (addr >= base && addr < base + 4096n && w['#bigint'] !== '0') words.add(hex(w));
+    }
+  }
+  return words;
+}
+
+describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
+  let browser: Browser;
+  let dir: string;
+
+  /** A fresh page that notes every console error or warning, page error and request off the file. */
+  async function openPage(problems: string[]): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(HANG);
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) problems.push(`request to ${r.url()}`);
+    });
+    return page;
+  }
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: HANG });
+    dir = mkdtempSync(join(tmpdir(), 'ssp-viewer-'));
+    mkdirSync(SHOTS, { recursive: true });
+  }, HANG);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }, HANG);
+
+  // One trace after another: pages at once only contend for the cores (measured: slower on two).
+  it.each(TRACES)('%s: opens at the failing step, shows its violation and PTE words, steps with the keyboard', async (name) => {
+    const problems: string[] = [];
+    const page = await openPage(problems);
+    const stepShown = async (): Promise<number> => Number(await page.getAttribute('#step', 'data-step'));
+    const press = async (key: string, expected: number): Promise<void> => {
+      await page.keyboard.press(key);
+      await page.waitForSelector(`#step[data-step="${expected}"]`);
+    };
+    const file = join(SEEDED, name);
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as { '#meta': { violation: { step: number; message: string } }; states: RawState[] };
+    const failing = raw['#meta'].violation.step;
+    const last = raw.states.length - 1;
+    const out = join(dir, name.replace(/\.itf\.json$/, '.html'));
+    writeFileSync(out, viewerHtml(`counterexamples/seeded/${name}`).html);
+
+    await page.goto(pathToFileURL(out).href);
+    // The page marks itself ready once its key listener is attached.
+    await page.waitForSelector('body[data-ready="true"] #step');
+    expect(await stepShown()).toBe(failing);
+
+    const text = await page.innerText('#step');
+    const violation = raw.states[failing]?.violation ?? '';
+    expect(violation).not.toBe('');
+    expect(await page.innerText('#violation')).toContain(violation);
+    expect(await page.$('.tl-step.current.has-violation')).not.toBeNull();
+    const missing = [...wordsAt(raw.states[failing] as RawState)].filter((w) => !text.includes(w));
+    expect(missing, 'PTE words of the failing state not on the page').toEqual([]);
+    expect(await page.$('#not-drawn')).toBeNull();
+    await page.screenshot({ path: join(SHOTS, name.replace(/\.itf\.json$/, '.png')) });
+
+    await press('Home', 0);
+    if (last > 0) {
+      await press('ArrowRight', 1);
+      await press('End', last);
+      await press('ArrowLeft', last - 1);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  }, HANG);
+});
