@@ -3,7 +3,9 @@
  * seeded-bug variant and each of SEEDS seeds (default 100), run the properties that
  * catch it with the default budget (1,000 programs of at most 50 commands) and
  * report in how many seeds `npm start -- --variant NAME` fails, the median and
- * worst number of programs until the first failure, and the minimised length.
+ * worst number of programs until the first failure, the minimised length, the
+ * median seconds of the check that failed first (its programs and minimisation),
+ * and in how many seeds each property the registry lists caught it.
  * A benchmark that prints figures, not a timed test.
  */
 import { VARIANTS } from '../model/variants.ts';
@@ -20,6 +22,11 @@ const median = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? '-' : String(s[Math.floor((s.length - 1) / 2)]);
 };
+/** Seconds of the check that caught the bug first (its programs, the minimisation of the failing one). */
+const medianSeconds = (xs: number[]): string => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? '-' : (s[Math.floor((s.length - 1) / 2)] ?? 0).toFixed(2);
+};
 const worst = (xs: number[]): string => (xs.length === 0 ? '-' : String(Math.max(...xs)));
 
 export function main(argv: readonly string[], io: Io): number {
@@ -33,28 +40,36 @@ export function main(argv: readonly string[], io: Io): number {
   for (const name of only) {
     if (!VARIANTS.some((v) => v.name === name)) throw new UsageError(`unknown variant '${name}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
   }
-  io.out(`variant | caught in | median programs to failure | worst | median steps (minimised) | seconds`);
+  io.out(`variant | caught in | median programs to failure | worst | median steps (minimised) | median seconds to failure | seconds | caught by each property`);
   for (const v of VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
     const started = performance.now();
     const toFailure: number[] = [];
     const lengths: number[] = [];
+    const secondsToFailure: number[] = [];
+    const byProperty = new Map<string, number>(v.caughtBy.map((name) => [name, 0]));
     let caught = 0;
     for (let seed = 1; seed <= seeds; seed++) {
-      let best: { runs: number; length: number } | null = null;
+      let best: { runs: number; length: number; seconds: number } | null = null;
       for (const name of v.caughtBy) {
         const spec = PROPERTIES.find((p) => p.name === name);
         if (spec === undefined) throw new Error(`unknown property ${name}`);
+        const t0 = performance.now();
         const r = checkProperty(spec, v.machine, { ...DEFAULT_BUDGET, seed });
-        if (r.counterexample !== null && (best === null || r.runs < best.runs)) best = { runs: r.runs, length: r.counterexample.events.length };
+        const seconds = (performance.now() - t0) / 1000;
+        if (r.counterexample === null) continue;
+        byProperty.set(name, (byProperty.get(name) ?? 0) + 1);
+        if (best === null || r.runs < best.runs) best = { runs: r.runs, length: r.counterexample.events.length, seconds };
       }
       if (best !== null) {
         caught++;
         toFailure.push(best.runs);
         lengths.push(best.length);
+        secondsToFailure.push(best.seconds);
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    io.out(`${v.name} | ${caught}/${seeds} | ${median(toFailure)} | ${worst(toFailure)} | ${median(lengths)} | ${seconds.toFixed(0)}`);
+    const each = [...byProperty].map(([name, n]) => `${name} ${n}`).join(', ');
+    io.out(`${v.name} | ${caught}/${seeds} | ${median(toFailure)} | ${worst(toFailure)} | ${median(lengths)} | ${medianSeconds(secondsToFailure)} | ${seconds.toFixed(0)} | ${each}`);
   }
   return 0;
 }
