@@ -76,7 +76,10 @@ function App(props: { data: TraceData }): JSX.Element {
   }, [data]);
   useEffect(() => {
     history.replaceState(null, '', `#step=${k}`);
-    document.querySelector('.tl-step.current')?.scrollIntoView({ block: 'nearest' });
+    // The current step in the middle of the timeline; the page itself does not scroll (scrollIntoView would move it too).
+    const nav = document.getElementById('timeline');
+    const current = nav?.querySelector<HTMLElement>('.tl-step.current');
+    if (nav && current) nav.scrollTop = current.offsetTop - nav.clientHeight / 2;
   }, [k]);
   const from = Math.max(0, k - WINDOW / 2);
   const to = Math.min(data.count, from + WINDOW);
