@@ -65,9 +65,12 @@ function wordsAt(st: RawState): Set<string> {
 describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
   let browser: Browser;
   let dir: string;
+  // One page for every trace (a new page costs as much as drawing a trace), noting every console
+  // error or warning, page error and request off the file; each test empties the list first.
+  let page: Page;
+  const problems: string[] = [];
 
-  /** A fresh page that notes every console error or warning, page error and request off the file. */
-  async function openPage(problems: string[]): Promise<Page> {
+  async function openPage(): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.setDefaultTimeout(HANG);
     page.on('console', (m) => {
@@ -82,6 +85,7 @@ describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
 
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: HANG });
+    page = await openPage();
     dir = mkdtempSync(join(tmpdir(), 'ssp-viewer-'));
     mkdirSync(SHOTS, { recursive: true });
   }, HANG);
@@ -93,8 +97,7 @@ describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
 
   // One trace after another: pages at once only contend for the cores (measured: slower on two).
   it.each(TRACES)('%s: opens at the failing step, shows its violation and PTE words, steps with the keyboard', async (name) => {
-    const problems: string[] = [];
-    const page = await openPage(problems);
+    problems.length = 0;
     const stepShown = async (): Promise<number> => Number(await page.getAttribute('#step', 'data-step'));
     const press = async (key: string, expected: number): Promise<void> => {
       await page.keyboard.press(key);
@@ -129,6 +132,5 @@ describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
       await press('ArrowLeft', last - 1);
     }
     expect(problems).toEqual([]);
-    await page.close();
   }, HANG);
 });
