@@ -7,7 +7,8 @@
  * A screenshot per trace goes to viewer/screenshots/ (git-ignored), the artefact
  * a reader looks at when this test fails in CI.
  *
- * Without Chromium the test is skipped, with one line saying which package brings it.
+ * Without Chromium the test is skipped, with one line saying which package brings it
+ * (CHROMIUM_PATH names another binary); with SSP_SPEC_REQUIRE_CHROMIUM=1, as in CI, it fails instead.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,9 +23,13 @@ const SEEDED = join(ROOT, 'counterexamples', 'seeded');
 const SHOTS = join(ROOT, 'viewer', 'screenshots');
 const TRACES = readdirSync(SEEDED).filter((f) => f.endsWith('.itf.json')).sort();
 
-/** The system's Chromium: CHROMIUM_PATH, or where Debian and Ubuntu put it. */
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => p !== undefined && p !== '' && existsSync(p));
-if (CHROMIUM === undefined) console.warn("viewer browser test skipped: no Chromium found (Debian's package `chromium` brings it: apt-get install chromium)");
+/** The system's Chromium: CHROMIUM_PATH if it is set (and then only it), else where Debian and Ubuntu put it. */
+const CANDIDATES = process.env.CHROMIUM_PATH !== undefined ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+const CHROMIUM = CANDIDATES.find((p) => p !== '' && existsSync(p));
+const NO_CHROMIUM = "no Chromium found (Debian's package `chromium` brings it: apt-get install chromium)";
+/** CI sets this, so that a missing browser fails the run instead of passing it untested. */
+const REQUIRED = process.env.SSP_SPEC_REQUIRE_CHROMIUM === '1';
+if (CHROMIUM === undefined && !REQUIRED) console.warn(`viewer browser test skipped: ${NO_CHROMIUM}`);
 
 /** Only a hang ends this test: a loaded machine may take many times as long as a quiet one. */
 const HANG = 120_000;
@@ -61,6 +66,12 @@ function wordsAt(st: RawState): Set<string> {
   }
   return words;
 }
+
+describe.runIf(CHROMIUM === undefined && REQUIRED)('the viewer in Chromium, required (SSP_SPEC_REQUIRE_CHROMIUM=1)', () => {
+  it('finds Chromium', () => {
+    throw new Error(NO_CHROMIUM);
+  });
+});
 
 describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
   let browser: Browser;
