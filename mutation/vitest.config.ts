@@ -22,6 +22,7 @@ export default defineConfig({
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: [
       'spec/litmus.test.ts',
+      'spec/walk-allowed.test.ts',
       'spec/two-stage.test.ts',
       'spec/two-stage-tlb.test.ts',
       'spec/gstage-reference.test.ts',
