@@ -43,6 +43,13 @@ const isParseArgsError = (e: unknown): e is TypeError & { code: string } =>
  * (it would keep the last silently), and a value starting with a dash read as an
  * option (`--seed -5` gets its own clear message from the value's check instead).
  */
+/** The one file a command takes as its positional argument, or a usage error saying how many it got. */
+export function oneFile(positionals: readonly string[], usage: string): string {
+  const [file] = positionals;
+  if (positionals.length !== 1 || file === undefined) throw new UsageError(`expected one file, got ${positionals.length} (${usage})`);
+  return file;
+}
+
 export function parseOptions<T extends OptionsConfig>(argv: readonly string[], options: T, allowPositionals = false): { values: OptionValues<T>; positionals: string[] } {
   const args: string[] = [];
   // Positionals that look like negative numbers, held aside: parseArgs would take them for options.

@@ -12,7 +12,7 @@ import { pagesOf } from '../spec/memory.ts';
 import { TraceError } from '../counterexamples/itf.ts';
 import { loadTrace, machineFor, readTraceFile, replayTrace } from '../counterexamples/replay.ts';
 import type { TraceStep } from '../counterexamples/trace.ts';
-import { type Main, UsageError, execute, isMain, parseOptions, runCommand } from './command.ts';
+import { type Main, UsageError, execute, isMain, oneFile, parseOptions, runCommand } from './command.ts';
 import { type Io, type Style, bufferIo, paint, printable } from './output.ts';
 
 const USAGE = 'usage: npm run replay -- FILE [--check-states] [--model npt|tsp|ssp | --variant NAME]';
@@ -183,8 +183,7 @@ function replayMain(argv: readonly string[], io: Io, read: (file: string) => str
     io.out(USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected one file, got ${positionals.length} (${USAGE})`);
-  const file = positionals[0] as string;
+  const file = oneFile(positionals, USAGE);
   if (values.model !== undefined && values.variant !== undefined) {
     throw new UsageError('--model and --variant cannot be used together: --model replays on a correct model, --variant on a seeded bug');
   }

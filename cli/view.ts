@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { TraceError } from '../counterexamples/itf.ts';
 import { readTraceFile } from '../counterexamples/replay.ts';
 import { viewerHtml } from '../viewer/html.ts';
-import { type Main, UsageError, execute, isMain, parseOptions, runCommand } from './command.ts';
+import { type Main, UsageError, execute, isMain, oneFile, parseOptions, runCommand } from './command.ts';
 import { type Io, bufferIo, printable } from './output.ts';
 
 const USAGE = 'usage: npm run view -- FILE.itf.json [--out FILE.html] [--serve]';
@@ -76,10 +76,9 @@ function viewMain(argv: readonly string[], io: Io, read: (file: string) => strin
     io.out(USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected one file, got ${positionals.length} (${USAGE})`);
+  const file = oneFile(positionals, USAGE);
   if (values.out !== undefined && values.serve === true) throw new UsageError('--out and --serve cannot be used together: --serve writes no file');
   if (values.out === '') throw new UsageError('--out needs a file name');
-  const file = positionals[0] as string;
   const { html } = viewerHtml(file, read);
   if (values.serve === true) {
     serve(html, io);
