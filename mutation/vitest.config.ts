@@ -6,7 +6,10 @@
  * and the concrete TLB against the reference, every property on every model,
  * the equivalence of the three models, and the committed counterexamples (each
  * replayed state by state under its variant and on the correct model, so a
- * mutant that changes any recorded table, TLB entry or outcome of a model dies).
+ * mutant that changes any recorded table, TLB entry or outcome of a model dies),
+ * and the golden traces (a fixed set of programs writes exactly the committed
+ * trace on each model: a mutant that changes a model's work or what its trace
+ * shows, without making it wrong, dies there).
  * Left out: the variant-registry tests (each pair searches up to 1,000 programs;
  * the committed counterexamples already replay every variant), the input fuzz
  * and the QEMU conformance run (neither reaches the mutated files' decisions).
@@ -33,6 +36,7 @@ export default defineConfig({
       'properties/properties.test.ts',
       'properties/equivalence.test.ts',
       'counterexamples/counterexamples.test.ts',
+      'counterexamples/golden.test.ts',
     ],
     env: { SSP_SPEC_SEED: '20261126', SSP_SPEC_RUNS: '40', SSP_SPEC_STEPS: '50' },
     testTimeout: 20 * 60_000,
