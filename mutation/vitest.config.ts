@@ -26,6 +26,7 @@ export default defineConfig({
     include: [
       'spec/litmus.test.ts',
       'spec/walk-allowed.test.ts',
+      'spec/walk.test.ts',
       'spec/two-stage.test.ts',
       'spec/two-stage-tlb.test.ts',
       'spec/gstage-reference.test.ts',
