@@ -36,6 +36,7 @@ export default defineConfig({
       'properties/concrete-tlb.test.ts',
       'properties/properties.test.ts',
       'properties/equivalence.test.ts',
+      'properties/views.test.ts',
       'counterexamples/counterexamples.test.ts',
       'counterexamples/golden.test.ts',
     ],
