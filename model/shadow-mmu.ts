@@ -487,23 +487,6 @@ export function markUnsync(x: ShadowScratch, frame: bigint): void {
   updatePage(x, frame, (p) => ({ ...p, unsync: true }));
 }
 
-/** Sps reachable from a root over present shadow pointers, parents before children. */
-export function reachable(s: ShadowState, root: bigint): bigint[] {
-  const out: bigint[] = [];
-  const seen = new Set<bigint>();
-  const visit = (frame: bigint): void => {
-    if (seen.has(frame) || !s.mmu.pages.has(frame)) return;
-    seen.add(frame);
-    out.push(frame);
-    for (const slot of s.mmu.ghosts.get(frame)?.keys() ?? []) {
-      const pte = shadowPte(s, frame, slot);
-      if (isValidPointer(pte)) visit(ptePpn(pte));
-    }
-  };
-  visit(root);
-  return out;
-}
-
 /**
  * Sync, from the root down, every sp a walk from `root` reaches that `select`
  * chooses: a parent first, so that a pointer the guest changed is cleared before
