@@ -290,20 +290,7 @@ export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent
       x.s = { ...x.s, mxr: e.value };
   }
   flushPending(x);
-  pruneClaims(x);
   return { state: x.s, observation, traps: x.traps, events: x.events, walkRefs: x.walkRefs, hart: x.hart };
-}
-
-/** Keep the ghost claims only for leaf words that are still in the shadow or in the hart's TLB. */
-function pruneClaims(x: ShadowScratch): void {
-  if (x.s.claims.size < 256) return;
-  const live = new Set<string>();
-  for (const es of x.s.tlb.values()) for (const e of es) live.add(`${e.pteAddr}|${e.pte}`);
-  for (const [k] of x.s.claims) {
-    const [addr, pte] = k.split('|');
-    if (addr !== undefined && pte !== undefined && readWord(x.s.host.mem, BigInt(addr)) === BigInt(pte)) live.add(k);
-  }
-  x.s = { ...x.s, claims: new Map([...x.s.claims].filter(([k]) => live.has(k))) };
 }
 
 // ---------------------------------------------------------------------------------------------
