@@ -27,6 +27,7 @@ export default defineConfig({
       'spec/litmus.test.ts',
       'spec/walk-allowed.test.ts',
       'spec/walk.test.ts',
+      'spec/reference.test.ts',
       'spec/two-stage.test.ts',
       'spec/two-stage-tlb.test.ts',
       'spec/gstage-reference.test.ts',

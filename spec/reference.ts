@@ -56,6 +56,7 @@ export { cacheKey };
 export function initialReference(cfg: GuestConfig, universe: readonly Gva[], mem: Memory = emptyMemory): ReferenceState {
   return {
     cfg,
+    // Stryker disable next-line all: the universe is a set; its order only orders iterations whose results are sorted or are sets
     universe: [...new Set(universe.map(vpnOf))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
     mem,
     satp: { mode: 'bare' },
@@ -84,6 +85,7 @@ export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
   const out: WalkStep[] = [];
   for (const level of [1, 0] as const) {
     for (const e of cache.get(cacheKey(level, vpnPrefix(va, level))) ?? []) {
+      // Stryker disable next-line BooleanLiteral: fromMemory is not part of an outcome; the reference's tags come from saturation
       if (e.tag === 'global') out.push({ level, pteAddr: e.pteAddr, pte: e.pte, fromMemory: false });
     }
   }
@@ -105,7 +107,8 @@ export function globalStarts(cache: SaturatedCache, va: Gva): WalkStep[] {
 export function saturate(s: ReferenceState): ReferenceState {
   const roots: { tag: Tag; table: bigint }[] = [];
   if (s.satp.mode === 'sv39') roots.push({ tag: s.satp.asid, table: s.satp.rootPpn << PAGE_SHIFT });
-  if (s.cfg.walksInFlight) roots.push(...s.inFlightRoots.map((r) => ({ tag: r.asid, table: r.rootPpn << PAGE_SHIFT })));
+  // Empty unless cfg.walksInFlight: only then does a satp write add the root it leaves (referenceStep).
+  roots.push(...s.inFlightRoots.map((r) => ({ tag: r.asid, table: r.rootPpn << PAGE_SHIFT })));
   const cache = saturateWalks(s.cache, {
     roots,
     pages: universeGeometry(s.universe),
@@ -114,6 +117,7 @@ export function saturate(s: ReferenceState): ReferenceState {
     // Sv32 PTE G bit: G on a pointer makes its subtree global; a PTE failing step 3 carries no meaning, G included.
     shared: { tag: 'global', enters: (pte) => passesStep3(pte) && pteG(pte) },
   });
+  // Stryker disable next-line ConditionalExpression: a shortcut; without it the state returned is an equal copy
   return cache === s.cache ? s : { ...s, cache };
 }
 
@@ -155,6 +159,7 @@ function sfence(s: ReferenceState, rs1: Gva | null, rs2raw: number | null): Refe
   const cache = new Map<string, readonly CachedPte[]>();
   for (const [key, es] of s.cache) {
     const kept = es.filter((e) => !fenceRemoves(e, rs1, rs2, memAt));
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty list and no list are the same cache (`?? []` everywhere it is read)
     if (kept.length > 0) cache.set(key, kept);
   }
   const inFlightRoots = rs1 === null ? s.inFlightRoots.filter((r) => rs2 !== null && r.asid !== rs2) : s.inFlightRoots;
@@ -169,6 +174,7 @@ function sfence(s: ReferenceState, rs1: Gva | null, rs2raw: number | null): Refe
  */
 function store(s: ReferenceState, addr: Gpa, value: bigint): ReferenceState {
   const mem = writeWord(s.mem, addr, value);
+  // Stryker disable next-line ConditionalExpression: a shortcut; without it the state returned is an equal copy
   if (mem === s.mem) return s;
   return addressesRead(s.cache).has(addr) ? saturate({ ...s, mem }) : { ...s, mem };
 }
@@ -221,8 +227,10 @@ export function allowedOutcomes(s: ReferenceState, a: AccessAction): Outcome[] {
   const asid = s.satp.asid;
   const read = (level: Level, pteAddr: Gpa): PteRead[] => {
     const reads: PteRead[] = inRam(s.cfg, pteAddr)
+      // Stryker disable next-line BooleanLiteral: fromMemory is not part of an outcome; the reference's tags come from saturation
       ? [{ kind: 'pte', pte: readWord(s.mem, pteAddr), fromMemory: true }]
       : [{ kind: 'access-fault' }];
+    // Stryker disable next-line BooleanLiteral: fromMemory is not part of an outcome; the reference's tags come from saturation
     for (const e of matchingEntries(s.cache, level, a.va, asid)) reads.push({ kind: 'pte', pte: e.pte, fromMemory: false });
     return reads;
   };
@@ -238,6 +246,7 @@ export function allowedOutcomes(s: ReferenceState, a: AccessAction): Outcome[] {
     else o = { kind: 'ok', pa: w.pa, adUpdate: update };
     out.set(outcomeKey(o), o);
   }
+  // Stryker disable next-line EqualityOperator: outcome keys are distinct, so < and <= order them alike
   return [...out.entries()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([, o]) => o);
 }
 

