@@ -11,7 +11,7 @@ import { allowedOutcomes, freshOutcome, initialReference, referenceAccess, refer
 export interface LitmusCase {
   readonly name: string;
   readonly why: string;
-  readonly config: { readonly svade: boolean; readonly walks_in_flight: boolean };
+  readonly config: { readonly svade: boolean; readonly walks_in_flight: boolean; readonly asid_len?: number };
   readonly ops: readonly LitmusOp[];
 }
 
@@ -59,7 +59,7 @@ export interface AccessCheck {
 }
 
 export function litmusConfig(c: LitmusCase): GuestConfig {
-  return { ...defaultGuestConfig, svade: c.config.svade, walksInFlight: c.config.walks_in_flight };
+  return { ...defaultGuestConfig, svade: c.config.svade, walksInFlight: c.config.walks_in_flight, asidLen: c.config.asid_len ?? defaultGuestConfig.asidLen };
 }
 
 /**
