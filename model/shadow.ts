@@ -31,6 +31,7 @@ import {
 export type { ShadowBug, ShadowPolicy, ShadowScratch, ShadowState } from './shadow-mmu.ts';
 
 /** Host frames that are RAM for the hart's PMA check: guest backing, the table pool, remapped frames. */
+// Stryker disable next-line all: every frame a shadow names is host RAM unless the hypervisor is wrong, and then isolation reports the frame before the hart's PMA check matters
 const hostInRam = (a: bigint): boolean => a >> PAGE_SHIFT >= 0x100000n && a >> PAGE_SHIFT < 0x800000n;
 
 /**
@@ -86,10 +87,12 @@ export function flushPending(x: ShadowScratch): void {
 
 /** The hypervisor's software walk of the guest's table, from guest memory (never stale). */
 export function guestWalk(s: ShadowState, va: Gva, ctx: AccessContext): WalkResult {
+  // Stryker disable next-line ConditionalExpression: an internal invariant that never fails in a correct or seeded run; without the check the next line fails instead
   if (s.guestSatp.mode === 'bare') throw new Error('shadow models run Sv39 guests');
   const read = (_level: Level, pteAddr: Gpa) =>
     inRam(s.host.cfg, pteAddr) ? [{ kind: 'pte' as const, pte: guestRead(s.host, pteAddr), fromMemory: true }] : [{ kind: 'access-fault' as const }];
   const [w] = walkSv39(va, s.guestSatp.rootPpn, ctx, read, { svade: s.host.cfg.svade }, (pa) => inRam(s.host.cfg, pa));
+  // Stryker disable next-line ConditionalExpression: an internal invariant that never fails in a correct or seeded run; without the check the next line fails instead
   if (w === undefined) throw new Error('a walk from memory yields one result');
   return w;
 }
@@ -97,6 +100,7 @@ export function guestWalk(s: ShadowState, va: Gva, ctx: AccessContext): WalkResu
 /** The hart translates `va` through its TLB and the loaded shadow (Sv39, hgatp Bare). */
 function hartTranslate(x: ShadowScratch, va: Gva, ctx: AccessContext): WalkResult {
   const vs = x.s.vsatp;
+  // Stryker disable next-line ConditionalExpression: an internal invariant that never fails in a correct or seeded run; without the check the next line fails instead
   if (vs === null) throw new Error('a Sv39 guest always has a shadow loaded');
   const mem = x.s.host.mem;
   const t = tlbTranslate(x.s.tlb, va, vs.asid, vs.root, ctx, (a) => (hostInRam(a) ? readWord(mem, bareHpa(a)) : null), { svade: true }, hostInRam);
@@ -129,15 +133,19 @@ export function withPool<T>(x: ShadowScratch, f: () => T): T {
  */
 function fillPath(x: ShadowScratch, va: Gva, w: Extract<WalkResult, { kind: 'ok' }>): void {
   const vs = x.s.vsatp;
+  // Stryker disable next-line ConditionalExpression: an internal invariant that never fails in a correct or seeded run; without the check the next line fails instead
   if (vs === null) throw new Error('a Sv39 guest always has a shadow loaded');
   let sp: ShadowPage | null | undefined = x.s.mmu.pages.get(vs.root);
   for (const step of w.path) {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: setEntry gives no sp only for the leaf, the last step of the path
     if (sp === null || sp === undefined) return;
     const slot = Number(vpnIndex(va, step.level));
     sp = setEntry(x, sp, slot, desiredEntry(x, sp, slot, step.pte), { addr: step.pteAddr, pte: step.pte });
+    // Stryker disable next-line ConditionalExpression: a leaf, superpage or not, is the last step of a walk's path: the loop ends there anyway
     if (sp !== null && sp.role.source.kind === 'split') break;
   }
   // Below a guest superpage: the split sps down to the shadow leaf that maps va.
+  // Stryker disable next-line ConditionalExpression: sp is never undefined here (the loaded root sp exists), only null after a leaf
   while (sp !== null && sp !== undefined && sp.role.source.kind === 'split') {
     const slot = Number(vpnIndex(va, sp.role.level));
     const src = sp.role.source;
@@ -199,6 +207,7 @@ function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
     trap(x, pageFault, 'shadow-miss', from);
     return inject({ kind: 'fault', error: 'non-canonical', path: [] });
   }
+  // Stryker disable next-line EqualityOperator: a fifth attempt changes nothing where a fix takes (the first retry succeeds); it only delays the livelock report
   for (let attempt = 0; attempt < 4; attempt++) {
     const t = hartTranslate(x, a.va, ctx);
     if (t.kind === 'ok') {
@@ -274,6 +283,7 @@ export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent
       if (!storeTrapped(x, e.addr, e.value, CAUSE.storePageFault, false, 'VS')) storeGuest(x, e.addr, e.value);
       break;
     case 'satp': {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: the models' ASIDLEN is 16, the width of satp.ASID, so masking changes no ASID they can be given (the reference's masking is pinned by the litmus case satp-asid-masked-to-asidlen)
       const satp: Satp = e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(x.s.host.cfg, e.satp.asid) };
       x.s = { ...x.s, guestSatp: satp, active: null };
       if (satp.mode === 'sv39') policy.satpWrite(x, satp.rootPpn, satp.asid);

@@ -38,6 +38,7 @@ export default defineConfig({
       'properties/properties.test.ts',
       'properties/equivalence.test.ts',
       'properties/views.test.ts',
+      'properties/policies.test.ts',
       'counterexamples/counterexamples.test.ts',
       'counterexamples/golden.test.ts',
     ],
