@@ -39,6 +39,7 @@ export default defineConfig({
       'properties/equivalence.test.ts',
       'properties/views.test.ts',
       'properties/policies.test.ts',
+      'properties/tsp-write-protect.test.ts',
       'counterexamples/counterexamples.test.ts',
       'counterexamples/golden.test.ts',
     ],
