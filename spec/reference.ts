@@ -278,9 +278,9 @@ export function walkAllowed(
   path: readonly { readonly level: Level; readonly pteAddr: Gpa; readonly pte: bigint }[],
 ): boolean {
   if (s.satp.mode !== 'sv39') return false;
-  // A walk: root first, one level at a time, valid pointers down to one valid leaf.
+  // A walk: root first, one level at a time (2, 1, ...), valid pointers down to one valid leaf.
   const last = path[path.length - 1];
-  if (path[0]?.level !== 2 || last === undefined || !isValidLeaf(last.pte)) return false;
+  if (last === undefined || !isValidLeaf(last.pte)) return false;
   if (path.some((p, i) => p.level !== 2 - i || (p !== last && !isValidPointer(p.pte)))) return false;
   let base = s.satp.rootPpn << PAGE_SHIFT;
   for (const step of path) {

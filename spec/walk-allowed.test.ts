@@ -52,6 +52,15 @@ describe('walkAllowed', () => {
     expect(walkAllowed(r, va, leafInMiddle), 'a leaf above the last step').toBe(false);
   });
 
+  test('a walk ends at the first leaf, even where memory holds every step after it', () => {
+    // The root slot holds a 1 GiB leaf naming the level-1 table's frame: memory also holds the two reads "below" it.
+    const gigapage = step(2, 0x8001_0008n, leaf(L1));
+    const r = referenceStep(booted(), { kind: 'ptStore', addr: gigapage.pteAddr, value: gigapage.pte });
+    const [, w1, w0] = walk;
+    if (w1 === undefined || w0 === undefined) throw new Error('walk has three steps');
+    expect(walkAllowed(r, va, [gigapage, w1, w0])).toBe(false);
+  });
+
   test('every read must sit where the previous one points', () => {
     const r = booted();
     const [w2, w1, w0] = walk;
