@@ -103,10 +103,11 @@ export function saturateWalks<T, A extends bigint>(base: Saturated<T, A>, space:
           else if (seen.has(mark)) return;
           else seen.add(mark);
           const pteAddr = space.address(tableBase + at.offset);
-          // Each value this read may return, with whether the walk is inside a shared subtree below it.
+          // Each value this read may return, with whether the walk is inside a shared subtree below it
+          // (a value listed twice is visited once: the mark above stops the second visit).
           const continuations: { readonly pte: bigint; readonly inShared: boolean }[] = [];
           const goOn = (pte: bigint, s: boolean): void => {
-            if (level > 0 && isValidPointer(pte) && !continuations.some((c) => c.pte === pte && c.inShared === s)) continuations.push({ pte, inShared: s });
+            if (level > 0 && isValidPointer(pte)) continuations.push({ pte, inShared: s });
           };
           const m = space.memory(pteAddr);
           if (m !== null) {
