@@ -11,9 +11,9 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { PAGE_SHIFT, type Gpa, gpa, hpa } from '../spec/address.ts';
-import { isValidLeaf, pteG, ptePpn, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
+import { encodePte, isValidLeaf, pteG, ptePpn, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
 import { gStageContext, walkSv39x4 } from '../spec/two-stage.ts';
-import { readWord } from '../spec/memory.ts';
+import { readWord, writeWord } from '../spec/memory.ts';
 import { walkSv39 } from '../spec/walk.ts';
 import { bootFrame } from '../model/host.ts';
 import type { HostTranslationView, Machine, MachineEvent } from '../model/machine.ts';
@@ -102,6 +102,31 @@ describe('npt: hostTranslations', () => {
     // The programs reach the cases: cached entries, and table leaves off the boot layout (host remaps, write protection).
     expect(cached).toBeGreaterThan(1000);
     expect(offBoot).toBeGreaterThan(100);
+  });
+
+  // The view lists a table leaf only where it can be wrong (off the boot layout); in a correct run every whole
+  // region's level-1 leaf is its boot leaf. So wrong leaves are planted, one per place, and must be listed.
+  test('lists a planted level-1 leaf and a planted level-0 leaf off the boot layout', () => {
+    const plant = (s: NptState, frame: bigint, index: bigint, pte: bigint): NptState =>
+      ({ ...s, host: { ...s.host, mem: writeWord(s.host.mem, hpa((frame << PAGE_SHIFT) + index * 8n), pte) } });
+    const boot = npt.init(guestConfig, bootMemory());
+    // Guest RAM's second 2 MiB region, pointed at the third region's frames.
+    const region = (base >> 9n) + 1n;
+    const wrong = bootFrame((region + 1n) << 9n);
+    const l1 = plant(boot, boot.gstage.l1, region & 0x1ffn, encodePte({ ppn: wrong, r: true, w: true, x: true, u: true, a: true, d: true }));
+    expect(npt.view.hostTranslations(l1).filter((t) => t.what.startsWith('G-stage table'))).toEqual([
+      expect.objectContaining({ gpn: region << 9n, hpn: wrong, pages: 512n }),
+    ]);
+    let split: NptState | undefined;
+    for (const s of statesOf(npt)) if (s.gstage.split.size > 0) { split = s; break; }
+    if (split === undefined) throw new Error('no program split a region');
+    const [r, l0] = [...split.gstage.split][0] as [bigint, bigint];
+    // A page of that region the host never moved, pointed one frame off.
+    const k = [...Array(512).keys()].map(BigInt).find((i) => !split.host.p2m.has((r << 9n) + i)) ?? 0n;
+    const gpn = (r << 9n) + k;
+    const planted = plant(split, l0, k, encodePte({ ppn: bootFrame(gpn) + 1n, r: true, w: true, x: true, u: true, a: true, d: true }));
+    expect(npt.view.hostTranslations(planted)).toContainEqual(expect.objectContaining({ gpn, hpn: bootFrame(gpn) + 1n, pages: 1n }));
+    expect(npt.view.hostTranslations(split)).not.toContainEqual(expect.objectContaining({ gpn, pages: 1n }));
   });
 });
 
