@@ -40,6 +40,7 @@ export default defineConfig({
       'properties/views.test.ts',
       'properties/policies.test.ts',
       'properties/tsp-write-protect.test.ts',
+      'properties/outside-ram.test.ts',
       'counterexamples/counterexamples.test.ts',
       'counterexamples/golden.test.ts',
     ],

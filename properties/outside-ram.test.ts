@@ -1,0 +1,54 @@
+/**
+ * A guest leaf that names guest-physical memory outside RAM: the access is an
+ * access fault of its own kind (priv spec, step 8's PMA check), on every design.
+ * Under nested paging the hart raises a guest-page fault (the G-stage maps no
+ * such page) and the hypervisor must turn it into the guest's access fault; a
+ * shadow maps nothing there and the hypervisor injects the fault. The generator
+ * never reaches this (its frames are all RAM, and a gigapage's RAM-less tail lies
+ * beyond its addresses), so a scripted guest does, under every property.
+ */
+import { describe, expect, test } from 'vitest';
+import { gpa, gva } from '../spec/address.ts';
+import { type Memory, emptyMemory, writeWord } from '../spec/memory.ts';
+import { encodePte } from '../spec/pte.ts';
+import { CAUSE } from '../spec/walk.ts';
+import { type MachineEvent, erase } from '../model/machine.ts';
+import { npt } from '../model/npt.ts';
+import { ssp } from '../model/ssp.ts';
+import { tsp } from '../model/tsp.ts';
+import { PROPERTIES } from './catalogue.ts';
+import { runProgram } from './run.ts';
+
+const R = 0x80010n;
+const T1 = 0x80011n;
+const T0 = 0x80012n;
+const va = gva(0x4000_1000n);
+/** 256 MiB above RAM's base: past the 8 MiB of RAM. */
+const OUTSIDE = 0x90000n;
+
+function memory(): Memory {
+  const slot = (table: bigint, i: bigint) => gpa((table << 12n) + i * 8n);
+  let m = emptyMemory;
+  m = writeWord(m, slot(R, 1n), encodePte({ ppn: T1 }));
+  m = writeWord(m, slot(T1, 0n), encodePte({ ppn: T0 }));
+  m = writeWord(m, slot(T0, 1n), encodePte({ ppn: OUTSIDE, r: true, w: true, x: true, a: true, d: true }));
+  return m;
+}
+
+const access = (kind: 'load' | 'store' | 'fetch'): MachineEvent => ({ kind: 'access', va, access: kind, priv: 'S', value: 7n });
+
+describe.each([npt, tsp, ssp].map((m) => [m.name, erase(m)] as const))('%s', (name, machine) => {
+  test('an access through a leaf to guest memory outside RAM is an access fault of its kind', () => {
+    const events: MachineEvent[] = [{ kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: R } }, access('load'), access('store'), access('fetch'), access('load')];
+    const properties = PROPERTIES.filter((p) => p.models.includes(name));
+    const r = runProgram(machine, events, { properties, guest: 'arbitrary', record: true, initialMemory: memory(), universe: [va] });
+    expect(r.violation?.message ?? null).toBeNull();
+    const seen = r.trace.flatMap((t) => (t.kind === 'step' && t.record.access !== null ? [t.record.result.observation] : []));
+    expect(seen).toEqual([
+      { kind: 'fault', cause: CAUSE.loadAccessFault, tval: va },
+      { kind: 'fault', cause: CAUSE.storeAccessFault, tval: va },
+      { kind: 'fault', cause: CAUSE.fetchAccessFault, tval: va },
+      { kind: 'fault', cause: CAUSE.loadAccessFault, tval: va },
+    ]);
+  });
+});
