@@ -37,7 +37,7 @@ function memory(): Memory {
 
 const access = (kind: 'load' | 'store' | 'fetch'): MachineEvent => ({ kind: 'access', va, access: kind, priv: 'S', value: 7n });
 
-describe.each([npt, tsp, ssp].map((m) => [m.name, erase(m)] as const))('%s', (name, machine) => {
+describe.each([erase(npt), erase(tsp), erase(ssp)].map((m) => [m.name, m] as const))('%s', (name, machine) => {
   test('an access through a leaf to guest memory outside RAM is an access fault of its kind', () => {
     const events: MachineEvent[] = [{ kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: R } }, access('load'), access('store'), access('fetch'), access('load')];
     const properties = PROPERTIES.filter((p) => p.models.includes(name));
