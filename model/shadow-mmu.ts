@@ -247,7 +247,8 @@ function leafFor(x: ShadowScratch, guestLeaf: bigint, gpn: bigint, level: Level,
 /** The tag of a child sp: GLOBAL below a guest G bit (Sv39: G on a pointer makes its subtree global), else its parent's. */
 function childTag(x: ShadowScratch, parent: SpRole, guestPte: bigint): SpTag {
   if (!x.policy.tagged) return null;
-  return parent.tag === 'global' || pteG(guestPte) ? 'global' : parent.tag;
+  // Below a global parent, the parent's tag is already 'global'.
+  return pteG(guestPte) ? 'global' : parent.tag;
 }
 
 function childPrefix(x: ShadowScratch, parent: SpRole, slot: number): bigint {
