@@ -287,7 +287,12 @@ export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent
       const satp: Satp = e.satp.mode === 'bare' ? e.satp : { ...e.satp, asid: maskAsid(x.s.host.cfg, e.satp.asid) };
       x.s = { ...x.s, guestSatp: satp, active: null };
       if (satp.mode === 'sv39') policy.satpWrite(x, satp.rootPpn, satp.asid);
-      else x.s = { ...x.s, vsatp: null };
+      else {
+        // Turning translation off traps like any satp write (hstatus.VTVM, or SSP's M-mode interception): the
+        // hypervisor unloads the shadow and runs the guest on its own guest-physical map (`complete`).
+        trap(x, CAUSE.virtualInstruction, 'satp-write');
+        x.s = { ...x.s, vsatp: null };
+      }
       break;
     }
     case 'sfence':
