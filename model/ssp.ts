@@ -31,13 +31,12 @@ export const inAsidScope = (sp: ShadowPage, rs2: number | null): boolean => rs2 
 /** The sps on the loaded shadow's path for `va`, root first. */
 function pathOf(x: ShadowScratch, va: Gva): Set<bigint> {
   const out = new Set<bigint>();
-  let frame = x.s.vsatp?.root;
-  while (frame !== undefined && x.s.mmu.pages.has(frame) && !out.has(frame)) {
-    out.add(frame);
-    const sp = x.s.mmu.pages.get(frame);
-    if (sp === undefined) break;
-    const pte = shadowPte(x.s, frame, Number(vpnIndex(va, sp.role.level)));
-    frame = isValidPointer(pte) ? ptePpn(pte) : undefined;
+  let sp = x.s.vsatp === null ? undefined : x.s.mmu.pages.get(x.s.vsatp.root);
+  // Each step goes one level down, so the path ends within three sps.
+  while (sp !== undefined) {
+    out.add(sp.frame);
+    const pte = shadowPte(x.s, sp.frame, Number(vpnIndex(va, sp.role.level)));
+    sp = isValidPointer(pte) ? x.s.mmu.pages.get(ptePpn(pte)) : undefined;
   }
   return out;
 }
@@ -91,7 +90,9 @@ export const sspPolicy: ShadowPolicy = {
       x.events.push('buffer-hit');
       loadShadow(x, key, rootPpn, asid);
       // What a fence left unsync while this shadow was not loaded is synced before the guest runs on it.
+      // Stryker disable next-line OptionalChaining,ConditionalExpression: loadShadow has just loaded a shadow, so vsatp is set
       const root = x.s.vsatp?.root;
+      // Stryker disable next-line ConditionalExpression: as above
       if (root !== undefined) syncTree(x, root, (sp) => sp.unsync);
       return;
     }

@@ -41,6 +41,7 @@ export default defineConfig({
       'properties/policies.test.ts',
       'properties/tsp-write-protect.test.ts',
       'properties/outside-ram.test.ts',
+      'properties/bare-mode.test.ts',
       'counterexamples/counterexamples.test.ts',
       'counterexamples/golden.test.ts',
     ],
