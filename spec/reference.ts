@@ -144,7 +144,8 @@ export function fenceRemoves(
   rs2: number | null,
   memPteAt: (addr: Gpa) => bigint,
 ): boolean {
-  if (rs2 !== null && (e.tag === 'global' || e.tag !== rs2)) return false;
+  // A global entry's tag is never an ASID, so an ASID-specific fence keeps it.
+  if (rs2 !== null && e.tag !== rs2) return false;
   if (rs1 === null) return true;
   if (e.prefix !== vpnPrefix(rs1, e.level)) return false;
   if (isValidLeaf(e.pte)) return true;
