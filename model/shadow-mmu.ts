@@ -337,8 +337,8 @@ function writeEntry(x: ShadowScratch, frame: bigint, slot: number, pte: bigint, 
   if (ghost === null) slots.delete(slot);
   else slots.set(slot, ghost);
   const ghosts = new Map(x.s.mmu.ghosts);
-  if (slots.size === 0) ghosts.delete(frame);
   // Stryker disable next-line ConditionalExpression: an empty map and no map are the same ghosts (`?? []` where read)
+  if (slots.size === 0) ghosts.delete(frame);
   else ghosts.set(frame, slots);
   x.s = { ...x.s, mmu: { ...x.s.mmu, ghosts } };
   if (ghost !== null && ghost.gpn !== null && isValidLeaf(pte)) x.s = { ...x.s, claims: new Map(x.s.claims).set(`${addr}|${pte}`, ghost.gpn) };

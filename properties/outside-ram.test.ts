@@ -1,6 +1,8 @@
 /**
  * A guest leaf that names guest-physical memory outside RAM: the access is an
- * access fault of its own kind (priv spec, step 8's PMA check), on every design.
+ * access fault of its own kind (priv spec, step 8's PMA check), on every design;
+ * and last-level words that are no leaf (V clear, W without R, a pointer at
+ * level 0) with A set, which Svade's A check cannot refuse first: a page fault.
  * Under nested paging the hart raises a guest-page fault (the G-stage maps no
  * such page) and the hypervisor must turn it into the guest's access fault; a
  * shadow maps nothing there and the hypervisor injects the fault. The generator
@@ -26,12 +28,12 @@ const va = gva(0x4000_1000n);
 /** 256 MiB above RAM's base: past the 8 MiB of RAM. */
 const OUTSIDE = 0x90000n;
 
-function memory(): Memory {
+function memory(last: bigint = encodePte({ ppn: OUTSIDE, r: true, w: true, x: true, a: true, d: true })): Memory {
   const slot = (table: bigint, i: bigint) => gpa((table << 12n) + i * 8n);
   let m = emptyMemory;
   m = writeWord(m, slot(R, 1n), encodePte({ ppn: T1 }));
   m = writeWord(m, slot(T1, 0n), encodePte({ ppn: T0 }));
-  m = writeWord(m, slot(T0, 1n), encodePte({ ppn: OUTSIDE, r: true, w: true, x: true, a: true, d: true }));
+  m = writeWord(m, slot(T0, 1n), last);
   return m;
 }
 
@@ -49,6 +51,29 @@ describe.each([erase(npt), erase(tsp), erase(ssp)].map((m) => [m.name, m] as con
       { kind: 'fault', cause: CAUSE.storeAccessFault, tval: va },
       { kind: 'fault', cause: CAUSE.fetchAccessFault, tval: va },
       { kind: 'fault', cause: CAUSE.loadAccessFault, tval: va },
+    ]);
+  });
+
+  test.each([
+    ['V clear', encodePte({ ppn: 0x80400n, v: false, r: true, w: true, x: true, a: true, d: true })],
+    ['W without R', encodePte({ ppn: 0x80400n, w: true, a: true, d: true })],
+    ['a pointer at level 0', encodePte({ ppn: T0, a: true })],
+  ])('a last-level word that is no leaf (%s), stored over a leaf in use and fenced, is a page fault of its kind', (_what, word) => {
+    const leaf = encodePte({ ppn: 0x80400n, r: true, w: true, x: true, a: true, d: true });
+    const events: MachineEvent[] = [
+      { kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: R } }, access('load'),
+      { kind: 'ptStore', addr: gpa((T0 << 12n) + 8n), value: word }, { kind: 'sfence', rs1: null, rs2: null },
+      access('load'), access('store'), access('fetch'),
+    ];
+    const properties = PROPERTIES.filter((p) => p.models.includes(name));
+    const r = runProgram(machine, events, { properties, guest: 'arbitrary', record: true, initialMemory: memory(leaf), universe: [va] });
+    expect(r.violation?.message ?? null).toBeNull();
+    const seen = r.trace.flatMap((t) => (t.kind === 'step' && t.record.access !== null ? [t.record.result.observation] : []));
+    expect(seen).toEqual([
+      { kind: 'ok', hpa: expect.any(BigInt), value: 0n },
+      { kind: 'fault', cause: CAUSE.loadPageFault, tval: va },
+      { kind: 'fault', cause: CAUSE.storePageFault, tval: va },
+      { kind: 'fault', cause: CAUSE.fetchPageFault, tval: va },
     ]);
   });
 });

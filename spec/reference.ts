@@ -226,15 +226,15 @@ export function allowedOutcomes(s: ReferenceState, a: AccessAction): Outcome[] {
     throw new OutsideUniverseError(`virtual address ${hex(a.va)} is outside the reference's universe`);
   }
   const asid = s.satp.asid;
+  // Stryker disable BooleanLiteral: fromMemory is not part of an outcome; the reference's tags come from saturation
   const read = (level: Level, pteAddr: Gpa): PteRead[] => {
     const reads: PteRead[] = inRam(s.cfg, pteAddr)
-      // Stryker disable next-line BooleanLiteral: fromMemory is not part of an outcome; the reference's tags come from saturation
       ? [{ kind: 'pte', pte: readWord(s.mem, pteAddr), fromMemory: true }]
       : [{ kind: 'access-fault' }];
-    // Stryker disable next-line BooleanLiteral: fromMemory is not part of an outcome; the reference's tags come from saturation
     for (const e of matchingEntries(s.cache, level, a.va, asid)) reads.push({ kind: 'pte', pte: e.pte, fromMemory: false });
     return reads;
   };
+  // Stryker restore BooleanLiteral
   const out = new Map<string, Outcome>();
   const starts = globalStarts(s.cache, a.va);
   for (const w of walkSv39(a.va, s.satp.rootPpn, ctx, read, { svade: s.cfg.svade }, (pa) => inRam(s.cfg, pa), starts)) {

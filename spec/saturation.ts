@@ -97,11 +97,11 @@ export function saturateWalks<T, A extends bigint>(base: Saturated<T, A>, space:
           // One visit per (root, page, level, table, shared) per pass: the walks below it are the same.
           const mark = ((root * pages.length + page.index) * 3 + level) * 2 + (inShared ? 1 : 0);
           const seen = visited.get(tableBase);
-          // Stryker disable next-line ConditionalExpression: as below: forgetting marks only repeats visits
+          // Stryker disable ConditionalExpression: forgetting or ignoring marks only repeats visits, and revisiting a marked walk adds nothing it did not add the first time (more work, same cache)
           if (seen === undefined) visited.set(tableBase, new Set([mark]));
-          // Stryker disable next-line ConditionalExpression: revisiting a marked walk adds nothing it did not add the first time (more work, same cache)
           else if (seen.has(mark)) return;
           else seen.add(mark);
+          // Stryker restore ConditionalExpression
           const pteAddr = space.address(tableBase + at.offset);
           // Each value this read may return, with whether the walk is inside a shared subtree below it
           // (a value listed twice is visited once: the mark above stops the second visit).
