@@ -148,6 +148,10 @@ describe.each([['tsp', tsp], ['ssp', ssp]] as const)('%s: shadowLeaves and hostT
           // The guest walk a leaf records: root first, one step per level down to the guest leaf.
           expect(l.guestPath.map((p) => p.level)).toEqual([2, 1, 0].slice(0, 3 - l.guestLevel));
           expect(l.guestLevel).toBeGreaterThanOrEqual(l.level);
+          // And it is a leaf: a walk of its first address from the root ends at it.
+          const [w] = walkSv39(l.va, root, ctx, read(s), { svade: false }, () => true);
+          const last = w?.path[w.path.length - 1];
+          expect(last !== undefined && isValidLeaf(last.pte) && ptePpn(last.pte) === l.hpn && last.level === l.level, `${key} leaf for ${l.va.toString(16)}`).toBe(true);
         }
         for (const va of VAS) {
           const [w] = walkSv39(va, root, ctx, read(s), { svade: false }, () => true);
