@@ -5,7 +5,6 @@
  * populated pages (RAM enlarged to 128 MiB): a step's cost must not grow with the
  * size of guest memory. Figures are ratios measured in one run.
  */
-import fc from 'fast-check';
 import { gpa } from '../spec/address.ts';
 import type { GuestConfig } from '../spec/config.ts';
 import { type Memory, writeWord } from '../spec/memory.ts';
@@ -14,12 +13,12 @@ import { npt } from '../model/npt.ts';
 import { tsp } from '../model/tsp.ts';
 import { ssp } from '../model/ssp.ts';
 import { type AnyMachine, type MachineEvent, erase } from '../model/machine.ts';
-import { programArb, resolveProgram } from '../properties/commands.ts';
+import { samplePrograms } from '../properties/commands.ts';
 import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
-import { PROPERTIES } from '../properties/catalogue.ts';
+import { propertiesFor } from '../properties/catalogue.ts';
 import { runProgram } from '../properties/run.ts';
 
-const programs = fc.sample(programArb('arbitrary', 50), { numRuns: 300, seed: 7 }).map((p) => resolveProgram(p, 'arbitrary'));
+const programs = samplePrograms('arbitrary', 300, 7);
 const commands = programs.reduce((n, p) => n + p.length, 0);
 const machines = [erase(npt), erase(tsp), erase(ssp)];
 
@@ -52,7 +51,7 @@ for (const m of machines) {
   const withRef = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), true)));
   // The properties this model has (a shadow property on NPT ends every program at its first step), and every
   // program must run to its end: a figure made of programs cut short by a violation would be no figure.
-  const properties = PROPERTIES.filter((p) => p.models.includes(m.name));
+  const properties = propertiesFor(m.name);
   const checked = time(() =>
     programs.forEach((p) => {
       const r = runProgram(m, p, { properties, guest: 'arbitrary' });

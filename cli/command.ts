@@ -38,11 +38,6 @@ function parseArgsMessage(e: Error & { code?: unknown }): string {
 const isParseArgsError = (e: unknown): e is TypeError & { code: string } =>
   e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS');
 
-/**
- * parseArgs, strict, with what it lets through turned away: an option given twice
- * (it would keep the last silently), and a value starting with a dash read as an
- * option (`--seed -5` gets its own clear message from the value's check instead).
- */
 /** The one file a command takes as its positional argument, or a usage error saying how many it got. */
 export function oneFile(positionals: readonly string[], usage: string): string {
   const [file] = positionals;
@@ -50,6 +45,11 @@ export function oneFile(positionals: readonly string[], usage: string): string {
   return file;
 }
 
+/**
+ * parseArgs, strict, with what it lets through turned away: an option given twice
+ * (it would keep the last silently), and a value starting with a dash read as an
+ * option (`--seed -5` gets its own clear message from the value's check instead).
+ */
 export function parseOptions<T extends OptionsConfig>(argv: readonly string[], options: T, allowPositionals = false): { values: OptionValues<T>; positionals: string[] } {
   const args: string[] = [];
   // Positionals that look like negative numbers, held aside: parseArgs would take them for options.

@@ -13,13 +13,12 @@
  * `npx vitest run -u counterexamples/golden.test.ts`.
  */
 import { createHash } from 'node:crypto';
-import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { npt } from '../model/npt.ts';
 import { tsp } from '../model/tsp.ts';
 import { ssp } from '../model/ssp.ts';
 import { erase } from '../model/machine.ts';
-import { type GuestKind, programArb, resolveProgram } from '../properties/commands.ts';
+import { type GuestKind, samplePrograms } from '../properties/commands.ts';
 import { describeEvent } from '../properties/run.ts';
 import { recordRun, traceSteps } from './trace.ts';
 
@@ -33,8 +32,8 @@ const digest = (v: unknown): string =>
   createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 12);
 
 const PROGRAMS = GUESTS.flatMap((guest) =>
-  fc.sample(programArb(guest, 50), { seed: SEED, numRuns: DRAWN })
-    .map((program, index) => ({ guest, index, events: resolveProgram(program, guest) }))
+  samplePrograms(guest, DRAWN, SEED)
+    .map((events, index) => ({ guest, index, events }))
     .sort((a, b) => b.events.length - a.events.length || a.index - b.index)
     .slice(0, KEPT));
 

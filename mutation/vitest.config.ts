@@ -7,9 +7,11 @@
  * the equivalence of the three models, and the committed counterexamples (each
  * replayed state by state under its variant and on the correct model, so a
  * mutant that changes any recorded table, TLB entry or outcome of a model dies),
- * and the golden traces (a fixed set of programs writes exactly the committed
+ * the golden traces (a fixed set of programs writes exactly the committed
  * trace on each model: a mutant that changes a model's work or what its trace
- * shows, without making it wrong, dies there).
+ * shows, without making it wrong, dies there), the walk and walkAllowed tests,
+ * the checks of the views the properties read, and the scripted guests
+ * (properties/scripted.ts: what the generator never produces).
  * Left out: the variant-registry tests (each pair searches up to 1,000 programs;
  * the committed counterexamples already replay every variant), the input fuzz
  * and the QEMU conformance run (neither reaches the mutated files' decisions).

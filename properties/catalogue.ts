@@ -17,4 +17,7 @@ export type PropertySpec = (typeof PROPERTIES)[number];
 export type PropertyName = PropertySpec['name'];
 export const PROPERTY_NAMES: readonly PropertyName[] = PROPERTIES.map((p) => p.name);
 
+/** The properties that apply to a model, in catalogue order. */
+export const propertiesFor = (model: string): PropertySpec[] => PROPERTIES.filter((p) => (p.models as readonly string[]).includes(model));
+
 export const findProperty = (name: string): PropertySpec | undefined => PROPERTIES.find((p) => p.name === name);

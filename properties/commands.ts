@@ -534,6 +534,11 @@ function eagerFences(mem: Memory, addr: Gpa, value: bigint): MachineEvent[] {
   return vas.map((va) => ({ kind: 'sfence', rs1: va, rs2: null }));
 }
 
+/** The first `n` programs a seed draws for a guest kind, resolved: fixed programs for tests and benchmarks. */
+export function samplePrograms(kind: GuestKind, n: number, seed: number, maxCommands = 50): MachineEvent[][] {
+  return fc.sample(programArb(kind, maxCommands), { seed, numRuns: n }).map((p) => resolveProgram(p, kind));
+}
+
 /** Resolve a whole program, boot events first. */
 export function resolveProgram(program: readonly Command[], kind: GuestKind): MachineEvent[] {
   let g = bootBookkeeping();

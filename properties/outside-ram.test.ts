@@ -10,43 +10,25 @@
  * beyond its addresses), so a scripted guest does, under every property.
  */
 import { describe, expect, test } from 'vitest';
-import { gpa, gva } from '../spec/address.ts';
-import { type Memory, emptyMemory, writeWord } from '../spec/memory.ts';
 import { encodePte } from '../spec/pte.ts';
 import { CAUSE } from '../spec/walk.ts';
 import { type MachineEvent, erase } from '../model/machine.ts';
 import { npt } from '../model/npt.ts';
 import { ssp } from '../model/ssp.ts';
 import { tsp } from '../model/tsp.ts';
-import { PROPERTIES } from './catalogue.ts';
-import { runProgram } from './run.ts';
+import { L0, ROOT, VA as va, observations, runScripted, slot, walkMemory } from './scripted.ts';
 
-const R = 0x80010n;
-const T1 = 0x80011n;
-const T0 = 0x80012n;
-const va = gva(0x4000_1000n);
 /** 256 MiB above RAM's base: past the 8 MiB of RAM. */
 const OUTSIDE = 0x90000n;
 
-function memory(last: bigint = encodePte({ ppn: OUTSIDE, r: true, w: true, x: true, a: true, d: true })): Memory {
-  const slot = (table: bigint, i: bigint) => gpa((table << 12n) + i * 8n);
-  let m = emptyMemory;
-  m = writeWord(m, slot(R, 1n), encodePte({ ppn: T1 }));
-  m = writeWord(m, slot(T1, 0n), encodePte({ ppn: T0 }));
-  m = writeWord(m, slot(T0, 1n), last);
-  return m;
-}
-
 const access = (kind: 'load' | 'store' | 'fetch'): MachineEvent => ({ kind: 'access', va, access: kind, priv: 'S', value: 7n });
 
-describe.each([erase(npt), erase(tsp), erase(ssp)].map((m) => [m.name, m] as const))('%s', (name, machine) => {
+describe.each([erase(npt), erase(tsp), erase(ssp)].map((m) => [m.name, m] as const))('%s', (_name, machine) => {
   test('an access through a leaf to guest memory outside RAM is an access fault of its kind', () => {
-    const events: MachineEvent[] = [{ kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: R } }, access('load'), access('store'), access('fetch'), access('load')];
-    const properties = PROPERTIES.filter((p) => p.models.includes(name));
-    const r = runProgram(machine, events, { properties, guest: 'arbitrary', record: true, initialMemory: memory(), universe: [va] });
+    const events: MachineEvent[] = [{ kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: ROOT } }, access('load'), access('store'), access('fetch'), access('load')];
+    const r = runScripted(machine, events, walkMemory(encodePte({ ppn: OUTSIDE, r: true, w: true, x: true, a: true, d: true })));
     expect(r.violation?.message ?? null).toBeNull();
-    const seen = r.trace.flatMap((t) => (t.kind === 'step' && t.record.access !== null ? [t.record.result.observation] : []));
-    expect(seen).toEqual([
+    expect(observations(r)).toEqual([
       { kind: 'fault', cause: CAUSE.loadAccessFault, tval: va },
       { kind: 'fault', cause: CAUSE.storeAccessFault, tval: va },
       { kind: 'fault', cause: CAUSE.fetchAccessFault, tval: va },
@@ -57,19 +39,17 @@ describe.each([erase(npt), erase(tsp), erase(ssp)].map((m) => [m.name, m] as con
   test.each([
     ['V clear', encodePte({ ppn: 0x80400n, v: false, r: true, w: true, x: true, a: true, d: true })],
     ['W without R', encodePte({ ppn: 0x80400n, w: true, a: true, d: true })],
-    ['a pointer at level 0', encodePte({ ppn: T0, a: true })],
+    ['a pointer at level 0', encodePte({ ppn: L0, a: true })],
   ])('a last-level word that is no leaf (%s), stored over a leaf in use and fenced, is a page fault of its kind', (_what, word) => {
     const leaf = encodePte({ ppn: 0x80400n, r: true, w: true, x: true, a: true, d: true });
     const events: MachineEvent[] = [
-      { kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: R } }, access('load'),
-      { kind: 'ptStore', addr: gpa((T0 << 12n) + 8n), value: word }, { kind: 'sfence', rs1: null, rs2: null },
+      { kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: ROOT } }, access('load'),
+      { kind: 'ptStore', addr: slot(L0, 1n), value: word }, { kind: 'sfence', rs1: null, rs2: null },
       access('load'), access('store'), access('fetch'),
     ];
-    const properties = PROPERTIES.filter((p) => p.models.includes(name));
-    const r = runProgram(machine, events, { properties, guest: 'arbitrary', record: true, initialMemory: memory(leaf), universe: [va] });
+    const r = runScripted(machine, events, walkMemory(leaf));
     expect(r.violation?.message ?? null).toBeNull();
-    const seen = r.trace.flatMap((t) => (t.kind === 'step' && t.record.access !== null ? [t.record.result.observation] : []));
-    expect(seen).toEqual([
+    expect(observations(r)).toEqual([
       { kind: 'ok', hpa: expect.any(BigInt), value: 0n },
       { kind: 'fault', cause: CAUSE.loadPageFault, tval: va },
       { kind: 'fault', cause: CAUSE.storePageFault, tval: va },

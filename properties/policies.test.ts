@@ -5,14 +5,13 @@
  * Checked on fixed programs with every property at every step, and shown not
  * vacuous: the programs map guest superpages, and every one of them is split.
  */
-import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { erase } from '../model/machine.ts';
 import { shadowMachine } from '../model/shadow.ts';
 import { sspPolicy } from '../model/ssp.ts';
 import { tspPolicy } from '../model/tsp.ts';
-import { PROPERTIES } from './catalogue.ts';
-import { type GuestKind, programArb, resolveProgram } from './commands.ts';
+import { propertiesFor } from './catalogue.ts';
+import { type GuestKind, samplePrograms } from './commands.ts';
 import { runProgram } from './run.ts';
 
 const SEED = 20261130;
@@ -20,13 +19,13 @@ const PER_GUEST = 15;
 
 describe.each([tspPolicy, sspPolicy].map((p) => [p.name, p] as const))('%s without superpage shadow leaves', (_name, policy) => {
   const machine = erase(shadowMachine({ ...policy, superpages: false }));
-  const properties = PROPERTIES.filter((p) => p.models.includes(policy.name as 'tsp' | 'ssp'));
+  const properties = propertiesFor(policy.name);
 
   test('keeps every property, and maps every guest superpage with 4 KiB shadow leaves', () => {
     let splits = 0;
     for (const guest of ['well-behaved', 'arbitrary'] as GuestKind[]) {
-      for (const program of fc.sample(programArb(guest, 50), { seed: SEED, numRuns: PER_GUEST })) {
-        const r = runProgram(machine, resolveProgram(program, guest), { properties, guest, record: true });
+      for (const events of samplePrograms(guest, PER_GUEST, SEED)) {
+        const r = runProgram(machine, events, { properties, guest, record: true });
         expect(r.violation?.message ?? null).toBeNull();
         for (const t of r.trace) {
           if (t.kind !== 'step') continue;

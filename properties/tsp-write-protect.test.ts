@@ -9,58 +9,39 @@
  * table, the same store must not exit.
  */
 import { expect, test } from 'vitest';
-import { type Gva, gpa, gva } from '../spec/address.ts';
-import { type Memory, emptyMemory, writeWord } from '../spec/memory.ts';
+import { type Gva, gva } from '../spec/address.ts';
 import { encodePte } from '../spec/pte.ts';
-import { erase } from '../model/machine.ts';
-import type { MachineEvent } from '../model/machine.ts';
+import { type MachineEvent, erase } from '../model/machine.ts';
 import { tsp } from '../model/tsp.ts';
-import { PROPERTIES } from './catalogue.ts';
-import { runProgram } from './run.ts';
+import { L1, ROOT, VA as X, runScripted, slot, walkMemory } from './scripted.ts';
 
-const R = 0x80010n;
-const T1 = 0x80011n;
-const T0 = 0x80012n;
 /** The page that becomes a page table. */
 const P = 0x80013n;
 const D = 0x80400n;
 const D2 = 0x80401n;
-/** X maps P (vpn 1/0/1); Y (vpn 1/1/1) is mapped through P once P is a table. */
-const X = gva(0x4000_1000n);
+/** X (vpn 1/0/1) maps P; Y (vpn 1/1/1) is mapped through P once P is a table. */
 const Y = gva(0x4020_1000n);
-const slot = (table: bigint, i: bigint) => gpa((table << 12n) + i * 8n);
 const pointer = (ppn: bigint) => encodePte({ ppn });
 const leaf = (ppn: bigint) => encodePte({ ppn, r: true, w: true, a: true, d: true });
-
-function memory(): Memory {
-  let m = emptyMemory;
-  m = writeWord(m, slot(R, 1n), pointer(T1));
-  m = writeWord(m, slot(T1, 0n), pointer(T0));
-  m = writeWord(m, slot(T0, 1n), leaf(P));
-  m = writeWord(m, slot(P, 1n), leaf(D));
-  return m;
-}
 
 const access = (va: Gva, kind: 'load' | 'store', value = 0n): MachineEvent => ({ kind: 'access', va, access: kind, priv: 'S', value });
 const fence: MachineEvent = { kind: 'sfence', rs1: null, rs2: null };
 
 test('TSP write-protects a page that becomes a table under an existing writable mapping, and gives W back after', () => {
   const events: MachineEvent[] = [
-    { kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: R } },
+    { kind: 'satp', satp: { mode: 'sv39', asid: 1, rootPpn: ROOT } },
     access(X, 'store', 1n), // 1: the shadow maps P writable: P is no table yet
-    { kind: 'ptStore', addr: slot(T1, 1n), value: pointer(P) }, // 2: P becomes the level-0 table for Y
+    { kind: 'ptStore', addr: slot(L1, 1n), value: pointer(P) }, // 2: P becomes the level-0 table for Y
     fence,
     access(Y, 'load'), // 4: the shadow now mirrors P: X's leaf loses W
     access(gva(X + 8n), 'store', leaf(D2)), // 5: through X, P[1] := a leaf to D2: must exit
     fence,
     access(Y, 'load'), // 7: after the fence, Y maps D2
-    { kind: 'ptStore', addr: slot(T1, 1n), value: 0n }, // 8: P is no table any more
+    { kind: 'ptStore', addr: slot(L1, 1n), value: 0n }, // 8: P is no table any more
     fence,
     access(gva(X + 8n), 'store', leaf(D)), // 10: no exit
   ];
-  const machine = erase(tsp);
-  const properties = PROPERTIES.filter((p) => p.models.includes('tsp'));
-  const r = runProgram(machine, events, { properties, guest: 'arbitrary', record: true, initialMemory: memory(), universe: [X, Y] });
+  const r = runScripted(erase(tsp), events, walkMemory(leaf(P), [[slot(P, 1n), leaf(D)]]), [X, Y]);
   expect(r.violation?.message ?? null).toBeNull();
   const steps = r.trace.map((t) => (t.kind === 'step' ? t.record : null));
   const at = (i: number) => {

@@ -8,7 +8,6 @@
  * out would make the property that reads it blind to it, and the property
  * would still pass.
  */
-import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { PAGE_SHIFT, type Gpa, gpa, hpa } from '../spec/address.ts';
 import { encodePte, isValidLeaf, pteG, ptePpn, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
@@ -21,15 +20,14 @@ import { type NptState, npt } from '../model/npt.ts';
 import type { ShadowState } from '../model/shadow-mmu.ts';
 import { ssp } from '../model/ssp.ts';
 import { tsp } from '../model/tsp.ts';
-import { type GuestKind, programArb, resolveProgram } from './commands.ts';
+import { type GuestKind, samplePrograms } from './commands.ts';
 import { VAS, bootMemory, guestConfig } from './pools.ts';
 
 const SEED = 20261130;
 const PROGRAMS = 12;
 
 function programs(): MachineEvent[][] {
-  return (['well-behaved', 'arbitrary'] as GuestKind[]).flatMap((guest) =>
-    fc.sample(programArb(guest, 50), { seed: SEED, numRuns: PROGRAMS / 2 }).map((p) => resolveProgram(p, guest)));
+  return (['well-behaved', 'arbitrary'] as GuestKind[]).flatMap((guest) => samplePrograms(guest, PROGRAMS / 2, SEED));
 }
 
 /** Every state a machine passes through on the programs (boot state included). */
