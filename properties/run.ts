@@ -21,7 +21,7 @@ import { type HostState, guestPageOf } from '../model/host.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type Observation, type StepResult } from '../model/machine.ts';
 import type { PropertyName, PropertySpec } from './catalogue.ts';
 import type { GuestKind } from './commands.ts';
-import { COVERAGE_NAMES, type CoverageName, coverage, startCoverage } from './coverage.ts';
+import { type Bookkeeping, COVERAGE_NAMES, type CoverageName, coverage, startCoverage } from './coverage.ts';
 import { VAS, bootMemory, guestConfig } from './pools.ts';
 import type { RunContext } from './property.ts';
 import { type AccessRecord, type Reached, type StepRecord, unfollowable } from './record.ts';
@@ -170,71 +170,114 @@ function countStep(stats: RunStats, r: StepRecord, satpBefore: SatpTrack): void 
   if (e.kind === 'satp' && !satpBefore.fenced && !sameSatp(r.satpWritten, satpBefore.written)) bump(stats.events, 'asid-switch-no-fence');
 }
 
-export function runProgram(machine: AnyMachine, events: readonly MachineEvent[], opts: RunOptions): RunResult {
+/**
+ * A lockstep run between two steps: everything the next step's verdict depends on
+ * (the reference, the machine, each property's fold state), plus bookkeeping that
+ * only feeds the statistics. Immutable: a step returns a new one, so a search can
+ * go on from any run it kept (properties/exhaustive.ts).
+ */
+export interface Lockstep {
+  readonly ref: ReferenceState;
+  readonly machine: unknown;
+  /** Each selected property's state, in the order of `RunOptions.properties`. */
+  readonly properties: readonly unknown[];
+  /** Statistics only: the satp last written, and the generator-coverage bookkeeping. */
+  readonly satp: SatpTrack;
+  readonly bookkeeping: Bookkeeping;
+  /** Statistics only: host frames held as tables, at the most so far. */
+  readonly tablePages: number;
+}
+
+/** One step of a lockstep run: the run after it, or the violation it ends with. */
+export type LockstepStep =
+  | { readonly kind: 'ok'; readonly next: Lockstep; readonly traced: TracedStep }
+  | { readonly kind: 'violation'; readonly violation: Violation; readonly traced: TracedStep };
+
+/** The run before its first step. */
+export function startLockstep(machine: AnyMachine, opts: RunOptions): Lockstep {
   const initial = opts.initialMemory ?? bootMemory();
-  let ref: ReferenceState = initialReference(guestConfig, opts.universe ?? VAS, initial);
-  let s = machine.init(guestConfig, initial);
+  if (opts.properties.length === 0) throw new RangeError('runProgram: no property to check');
+  const context: RunContext = { machine, guest: opts.guest, initialMemory: initial };
+  const s = machine.init(guestConfig, initial);
+  return {
+    ref: initialReference(guestConfig, opts.universe ?? VAS, initial),
+    machine: s,
+    properties: opts.properties.map((p) => p.start(context)),
+    satp: { written: { mode: 'bare' }, fenced: true },
+    bookkeeping: startCoverage(initial),
+    // Host frames the hypervisor holds as tables, at the most in this program: counted once per program, so
+    // `table-pages-peak` per 100 programs is a hundred times the mean peak (shadow memory in use).
+    tablePages: machine.view.tableFrames(s).size,
+  };
+}
+
+/**
+ * Run event `e` as step `i` of a run: the machine steps, the reference follows its
+ * outcome, and every selected property judges the record, in order; the first that
+ * objects ends the run. Counts the step's commands, events and coverage into `stats`.
+ */
+export function stepLockstep(machine: AnyMachine, opts: RunOptions, run: Lockstep, e: MachineEvent, i: number, stats: RunStats): LockstepStep {
+  const selected = opts.properties;
+  const first = selected[0] as PropertySpec;
+  const { ref } = run;
+  const s = run.machine;
+  stats.steps++;
+  bump(stats.commands, e.kind);
+  const classified = coverage(e, run.bookkeeping);
+  for (const c of classified.counts) bump(stats.coverage, c);
+  let r: StepResult<unknown>;
+  try {
+    r = machine.step(s, e);
+  } catch (err) {
+    // A model that cannot complete a step (a shadow fault that recurs forever) hangs the guest: visible under every property.
+    if (!(err instanceof LivelockError)) throw err;
+    return { kind: 'violation', violation: { property: first.name, step: i, event: e, message: `the machine could not complete the step: ${err.message}` }, traced: { kind: 'stuck', event: e, before: s } };
+  }
+  const hostAfter = machine.view.host(r.state);
+  const access = e.kind === 'access' ? accessRecord(ref, e, hostAfter, r.observation) : null;
+  const refAfter = referenceAfter(ref, e, access);
+  const satp = trackSatp(run.satp, e);
+  const record: StepRecord = {
+    step: i, event: e, guest: opts.guest, machine, before: s, after: r.state, result: r,
+    hostBefore: machine.view.host(s), hostAfter, protectedBefore: once(() => machine.view.protectedPageTables(s)),
+    refBefore: ref, refAfter, access, satpWritten: satp.written,
+  };
+  countStep(stats, record, run.satp);
+  const traced: TracedStep = { kind: 'step', record };
+  const states = [...run.properties];
+  for (let k = 0; k < selected.length; k++) {
+    const p = selected[k] as PropertySpec;
+    const v = p.step(states[k], record);
+    if ('violation' in v) return { kind: 'violation', violation: { property: p.name, step: i, event: e, message: v.violation }, traced };
+    states[k] = v.state;
+  }
+  // A step the reference cannot follow ends the run even if no selected property objected: there is no reference to go on with.
+  if (refAfter === null) {
+    const message = (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step';
+    return { kind: 'violation', violation: { property: first.name, step: i, event: e, message }, traced };
+  }
+  const next: Lockstep = {
+    ref: refAfter, machine: r.state, properties: states, satp, bookkeeping: classified.bookkeeping,
+    tablePages: Math.max(run.tablePages, machine.view.tableFrames(r.state).size),
+  };
+  return { kind: 'ok', next, traced };
+}
+
+/** Run a whole program in lockstep (startLockstep, then stepLockstep per event), stopping at the first violation. */
+export function runProgram(machine: AnyMachine, events: readonly MachineEvent[], opts: RunOptions): RunResult {
+  let run = startLockstep(machine, opts);
   const stats = emptyStats();
   const trace: TracedStep[] = [];
-  const selected = opts.properties;
-  const [first] = selected;
-  if (first === undefined) throw new RangeError('runProgram: no property to check');
-  const context: RunContext = { machine, guest: opts.guest, initialMemory: initial };
-  const states: unknown[] = selected.map((p) => p.start(context));
-  let satp: SatpTrack = { written: { mode: 'bare' }, fenced: true };
-  let bookkeeping = startCoverage(initial);
-
-  // Host frames the hypervisor holds as tables, at the most in this program: counted once per program, so
-  // `table-pages-peak` per 100 programs is a hundred times the mean peak (shadow memory in use).
-  let tablePages = machine.view.tableFrames(s).size;
-  const fail = (property: PropertyName, step: number, event: MachineEvent, message: string): RunResult => {
-    bump(stats.events, 'table-pages-peak', tablePages);
-    return { violation: { property, step, event, message }, stats, trace };
-  };
-
   for (let i = 0; i < events.length; i++) {
-    const e = events[i] as MachineEvent;
-    stats.steps++;
-    bump(stats.commands, e.kind);
-    const classified = coverage(e, bookkeeping);
-    bookkeeping = classified.bookkeeping;
-    for (const c of classified.counts) bump(stats.coverage, c);
-    let r: StepResult<unknown>;
-    try {
-      r = machine.step(s, e);
-    } catch (err) {
-      // A model that cannot complete a step (a shadow fault that recurs forever) hangs the guest: visible under every property.
-      if (!(err instanceof LivelockError)) throw err;
-      if (opts.record) trace.push({ kind: 'stuck', event: e, before: s });
-      return fail(first.name, i, e, `the machine could not complete the step: ${err.message}`);
+    const step = stepLockstep(machine, opts, run, events[i] as MachineEvent, i, stats);
+    if (opts.record) trace.push(step.traced);
+    if (step.kind === 'violation') {
+      bump(stats.events, 'table-pages-peak', run.tablePages);
+      return { violation: step.violation, stats, trace };
     }
-    const hostAfter = machine.view.host(r.state);
-    const access = e.kind === 'access' ? accessRecord(ref, e, hostAfter, r.observation) : null;
-    const refAfter = referenceAfter(ref, e, access);
-    const satpBefore = satp;
-    satp = trackSatp(satp, e);
-    // A name of its own: the lazy view below must see this step's state, not what `s` will be by then.
-    const before = s;
-    const record: StepRecord = {
-      step: i, event: e, guest: opts.guest, machine, before, after: r.state, result: r,
-      hostBefore: machine.view.host(before), hostAfter, protectedBefore: once(() => machine.view.protectedPageTables(before)),
-      refBefore: ref, refAfter, access, satpWritten: satp.written,
-    };
-    countStep(stats, record, satpBefore);
-    if (opts.record) trace.push({ kind: 'step', record });
-    for (let k = 0; k < selected.length; k++) {
-      const p = selected[k] as PropertySpec;
-      const v = p.step(states[k], record);
-      if ('violation' in v) return fail(p.name, i, e, v.violation);
-      states[k] = v.state;
-    }
-    // A step the reference cannot follow ends the run even if no selected property objected: there is no reference to go on with.
-    if (refAfter === null) return fail(first.name, i, e, (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step');
-    ref = refAfter;
-    s = r.state;
-    tablePages = Math.max(tablePages, machine.view.tableFrames(s).size);
+    run = step.next;
   }
-  bump(stats.events, 'table-pages-peak', tablePages);
+  bump(stats.events, 'table-pages-peak', run.tablePages);
   return { violation: null, stats, trace };
 }
 
