@@ -66,6 +66,9 @@ export const hartLegality = property({
   guests: 'arbitrary',
   floors: commonFloors,
   start: (): HartReferences => ({ vs: null, g: null }),
+  // Each reference's memory is the host's at the hart's last event: what comes next depends on it only at the
+  // words its walks read (`seeing` saturates again exactly when one of them changed), the guest's data aside.
+  key: (refs) => ({ vs: refs.vs === null ? null : { ...refs.vs, mem: wordsRead(refs.vs.cache, refs.vs.mem) }, g: refs.g === null ? null : { ...refs.g, mem: wordsRead(refs.g.cache, refs.g.mem) } }),
   step: (refs, r) => {
     let now = refs;
     for (const ev of r.result.hart) {
@@ -76,6 +79,11 @@ export const hartLegality = property({
     return { state: now };
   },
 });
+
+/** The words of `mem` a saturated cache's walks read, by address. */
+function wordsRead(cache: Parameters<typeof addressesRead>[0], mem: Memory): [bigint, bigint][] {
+  return [...addressesRead(cache)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((a) => [a, readWord(mem, a)]);
+}
 
 /**
  * Whether memory changed, between two of the hart's events, at a word some walk

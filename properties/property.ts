@@ -32,6 +32,12 @@ export interface Property<Name extends string, S> {
   readonly floors: (model: ModelName) => Floors;
   readonly start: (run: RunContext) => S;
   readonly step: (state: S, record: StepRecord) => Verdict<S>;
+  /**
+   * The part of the state later verdicts depend on, where the state also keeps
+   * shortcuts (the exhaustive search merges runs whose keys are equal); the whole
+   * state if absent.
+   */
+  readonly key?: (state: S) => unknown;
 }
 
 /** A property as the catalogue and the runner hold it: its state type hidden, as AnyMachine hides a machine's. */
