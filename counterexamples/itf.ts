@@ -52,6 +52,8 @@ export interface CounterexampleMeta {
   /** 0..2^32-1 (files written before seeds were unsigned may hold a negative one). */
   readonly seed: number;
   readonly path: string;
+  /** When `npm run exhaustive` found the trace (seed 0, empty path): its configuration and the depth it searched. */
+  readonly exhaustive?: { readonly config: string; readonly depth: number };
   readonly fastCheck: string;
   readonly specVersion: string;
   /** Virtual addresses (hex) the reference is exact on. */

@@ -139,27 +139,33 @@ export interface TraceSource {
   readonly events: readonly MachineEvent[];
   readonly seed: number;
   readonly path: string;
+  /** The virtual addresses the reference is exact on (default: the generator's pool). */
+  readonly universe?: readonly Gva[];
+  /** For a trace `npm run exhaustive` found: its configuration and depth. */
+  readonly exhaustive?: { readonly config: string; readonly depth: number };
 }
 
 /** The trace of a failing program, ending at the failing step. */
 export function buildTrace(src: TraceSource): ItfTrace {
-  const { states, violation } = traceStates(src.machine, src.events, { property: src.property, guest: src.guest });
+  const universe = src.universe ?? VAS;
+  const { states, violation } = traceStates(src.machine, src.events, { property: src.property, guest: src.guest, universe });
   if (violation === null) throw new Error('buildTrace: the program does not fail');
   const meta: CounterexampleMeta = {
     format: 'ITF',
     'format-description': 'https://apalache-mc.org/docs/adr/015adr-trace.html',
     source: 'ssp-spec',
     schema: SCHEMA_VERSION,
-    description: `${src.property} fails on ${src.machine.name}${src.variant === 'none' ? '' : ` (variant ${src.variant})`} at step ${violation.step + 1}: ${violation.message}`,
+    description: `${src.property} fails on ${src.machine.name}${src.variant === 'none' ? '' : ` (variant ${src.variant})`} at step ${violation.step + 1}${src.exhaustive === undefined ? '' : ` (a shortest program over exhaustive configuration ${src.exhaustive.config})`}: ${violation.message}`,
     property: src.property,
     model: src.machine.name,
     variant: src.variant,
     guest: src.guest,
     seed: src.seed,
     path: src.path,
+    ...(src.exhaustive === undefined ? {} : { exhaustive: src.exhaustive }),
     fastCheck: FAST_CHECK_VERSION,
     specVersion: SPEC_VERSION,
-    universe: VAS.map(hex),
+    universe: universe.map(hex),
     violation: { step: violation.step + 1, message: violation.message },
   };
   return { '#meta': meta, params: [], vars: [...TRACE_VARS], states };
