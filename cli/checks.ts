@@ -4,10 +4,8 @@
  * Plain data in and out, so that it runs the same in the main thread and in a
  * worker (cli/check-pool.ts).
  */
-import { npt } from '../model/npt.ts';
-import { tsp } from '../model/tsp.ts';
-import { ssp } from '../model/ssp.ts';
-import { type AnyMachine, type ModelName, erase } from '../model/machine.ts';
+import { type AnyMachine, type ModelName } from '../model/machine.ts';
+import { MODELS } from '../model/models.ts';
 import { findVariant } from '../model/variants.ts';
 import { type PropertyName, findProperty } from '../properties/catalogue.ts';
 import { describeCommand } from '../properties/commands.ts';
@@ -44,7 +42,6 @@ export interface CheckOutcome {
   readonly report: readonly Line[];
 }
 
-const MODELS: Record<ModelName, AnyMachine> = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
 
 export function runCheck(task: CheckTask): CheckOutcome {
   const spec = findProperty(task.property);

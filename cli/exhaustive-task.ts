@@ -4,10 +4,8 @@
  * optionally one shard of it. Plain data in and out, so that it runs the same in
  * the main thread and in a worker (cli/pool.ts).
  */
-import { npt } from '../model/npt.ts';
-import { tsp } from '../model/tsp.ts';
-import { ssp } from '../model/ssp.ts';
-import { type AnyMachine, type MachineEvent, type ModelName, erase } from '../model/machine.ts';
+import { type AnyMachine, type MachineEvent, type ModelName } from '../model/machine.ts';
+import { MODELS } from '../model/models.ts';
 import { findVariant } from '../model/variants.ts';
 import { type PropertyName, propertiesFor } from '../properties/catalogue.ts';
 import { type DepthFigures, type Shard, exhaustiveSearch } from '../properties/exhaustive.ts';
@@ -35,7 +33,6 @@ export interface SearchOutcome {
   readonly failure: { readonly property: PropertyName; readonly step: number; readonly message: string; readonly events: readonly MachineEvent[] } | null;
 }
 
-export const MODELS: Record<ModelName, AnyMachine> = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
 
 /** The machine a task searches: its variant's, or its model. */
 export function machineOf(task: SearchTask): AnyMachine {

@@ -12,32 +12,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import Table from 'cli-table3';
 import type { ModelName } from '../model/machine.ts';
+import { MODELS, MODEL_NAMES } from '../model/models.ts';
 import { VARIANTS, findVariant } from '../model/variants.ts';
 import { CONFIGS, type ExhaustiveConfig, findConfig } from '../properties/exhaustive-configs.ts';
+import { MIN_FLOOR_DEPTH, floorsFor } from '../properties/exhaustive.ts';
 import { parseCount } from '../properties/seed.ts';
 import { describeEvent } from '../properties/run.ts';
 import { saveCounterexample } from '../counterexamples/store.ts';
 import { UsageError, isMain, parseOptions, runCommand } from './command.ts';
 import { type Io, paint, tableStyle } from './output.ts';
-import { MODELS, type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
+import { type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
 import { runPool, workerCount } from './pool.ts';
 
 const USAGE = 'usage: npm run exhaustive -- [--depth K] [--config NAME] [--model npt,tsp,ssp | --variant NAME] [--harts 1] [--shard I/N] [--out FILE] [--list] | --merge FILE...';
 
-const MODEL_NAMES: readonly ModelName[] = ['npt', 'tsp', 'ssp'];
 export const DEFAULT_DEPTH = 6;
 
-/**
- * Events an exhaustive run must have seen, per model, once it reaches MIN_FLOOR_DEPTH: a run
- * that never saw them checked nothing about them (a configuration too small, or a model that
- * never does what it claims to).
- */
-export const EXHAUSTIVE_FLOORS: Record<ModelName, readonly string[]> = {
-  npt: ['stale-allowed', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'vm-exit'],
-  tsp: ['stale-allowed', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hidden-fault', 'hw-tlb-flush'],
-  ssp: ['stale-allowed', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hidden-fault', 'shadow-resync', 'hw-tlb-flush'],
-};
-export const MIN_FLOOR_DEPTH = 4;
 
 /** Events printed after the table, in this order. */
 const SHOWN_EVENTS = ['access', 'stale-allowed', 'stale-taken', 'shadow-resync', 'hidden-fault', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hw-tlb-flush', 'vm-exit', 'm-trap'];
@@ -147,18 +137,18 @@ const validateReport = new Ajv({ allErrors: false, strict: false }).compile(REPO
 const label = (r: { readonly model: string; readonly variant: string | null }): string => (r.variant === null ? r.model : `${r.variant} (${r.model})`);
 
 /** The events floors ask for that a row never saw (none below MIN_FLOOR_DEPTH or once it failed: a failure is a verdict of its own). */
-function floorMisses(r: Row, depth: number): string[] {
+function floorMisses(r: Row, depth: number, config: ExhaustiveConfig): string[] {
   if (depth < MIN_FLOOR_DEPTH || r.failure !== null) return [];
-  return EXHAUSTIVE_FLOORS[r.model].filter((e) => (r.events[e] ?? 0) === 0);
+  return floorsFor(r.model, config).filter((e) => (r.events[e] ?? 0) === 0);
 }
 
 /** Print the rows, their events and failures; the exit code. */
-function printRows(io: Io, header: string, rows: readonly Row[], depth: number, reproduce: string, wall: number): number {
+function printRows(io: Io, header: string, rows: readonly Row[], config: ExhaustiveConfig, depth: number, reproduce: string, wall: number): number {
   io.out(paint(io, 'bold', header));
   const table = new Table({ head: ['machine', 'depth completed', 'steps run', 'distinct states', 'seconds', 'verdict'], style: tableStyle(io) });
   let bad = 0;
   for (const r of rows) {
-    const misses = floorMisses(r, depth);
+    const misses = floorMisses(r, depth, config);
     const verdict = r.failure !== null ? paint(io, 'red', `FAIL ${r.failure.property}`) : misses.length > 0 ? paint(io, 'yellow', 'VACUOUS') : paint(io, 'green', 'PASS');
     if (r.failure !== null || misses.length > 0) bad++;
     table.push([label(r), `${r.depthCompleted} of ${depth}`, number(r.transitions), number(r.distinct), r.seconds.toFixed(1), verdict]);
@@ -170,7 +160,7 @@ function printRows(io: Io, header: string, rows: readonly Row[], depth: number, 
   for (const e of SHOWN_EVENTS) events.push([e, ...rows.map((r) => number(r.events[e] ?? 0))]);
   io.out(events.toString());
   for (const r of rows) {
-    for (const e of floorMisses(r, depth)) io.out(paint(io, 'yellow', `vacuous: ${label(r)} never saw ${e} (every search of depth ${MIN_FLOOR_DEPTH} or more must)`));
+    for (const e of floorMisses(r, depth, config)) io.out(paint(io, 'yellow', `vacuous: ${label(r)} never saw ${e} (every search of depth ${MIN_FLOOR_DEPTH} or more must)`));
     if (r.failure === null) continue;
     io.out(paint(io, 'red', `\n${r.failure.property} fails on ${label(r)} at step ${r.failure.step + 1}: ${r.failure.message}`));
     io.out(`a shortest failing program (${r.failure.program.length} steps${r.failure.shard === null ? '' : `, shard ${r.failure.shard + 1}`}):`);
@@ -223,7 +213,7 @@ function searchMain(o: ExhaustiveOptions, io: Io): number {
     const report: Report = { format: REPORT_FORMAT, config: o.config.name, depth: o.depth, harts: 1, shard: o.shard, rows };
     writeFileSync(o.out, `${JSON.stringify(report, null, 1)}\n`);
   }
-  return printRows(io, header, rows, o.depth, reproduceLine(o), wall);
+  return printRows(io, header, rows, o.config, o.depth, reproduceLine(o), wall);
 }
 
 function readReport(file: string): Report {
@@ -280,7 +270,7 @@ function mergeMain(files: readonly string[], io: Io): number {
     };
   });
   const header = `exhaustive: ${count} shards merged, every program of up to ${first.depth} steps over configuration ${first.config} (distinct states summed over shards; seconds: the slowest shard)`;
-  return printRows(io, header, rows, first.depth, `npm run exhaustive -- --merge ${files.join(' ')}`, Math.max(...rows.map((r) => r.seconds)));
+  return printRows(io, header, rows, config, first.depth, `npm run exhaustive -- --merge ${files.join(' ')}`, Math.max(...rows.map((r) => r.seconds)));
 }
 
 export function main(argv: readonly string[], io: Io): number {

@@ -8,6 +8,7 @@ import { UsageError, isMain, parseOptions, runCommand } from './command.ts';
 import { type Io, styleText, tableStyle } from './output.ts';
 import Table from 'cli-table3';
 import type { ModelName } from '../model/machine.ts';
+import { MODEL_NAMES } from '../model/models.ts';
 import { VARIANTS, type Variant, findVariant } from '../model/variants.ts';
 import { PROPERTIES, type PropertyName } from '../properties/catalogue.ts';
 import { COVERAGE_NAMES } from '../properties/coverage.ts';
@@ -19,7 +20,6 @@ import type { CheckOutcome, CheckTask } from './checks.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
-const MODEL_NAMES: readonly ModelName[] = ['npt', 'tsp', 'ssp'];
 
 /** A comma-separated list of known names: an empty list or item would run nothing and report success, so both are refused. */
 function listOf<T extends string>(name: string, raw: string | undefined, known: readonly T[]): readonly T[] | null {

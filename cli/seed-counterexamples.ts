@@ -6,10 +6,7 @@
  * under the correct model (counterexamples/store.ts).
  */
 import { VARIANTS } from '../model/variants.ts';
-import { npt } from '../model/npt.ts';
-import { tsp } from '../model/tsp.ts';
-import { ssp } from '../model/ssp.ts';
-import { erase } from '../model/machine.ts';
+import { MODELS } from '../model/models.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
 import { DEFAULT_BUDGET, checkProperty } from '../properties/suite.ts';
 import { saveCounterexample } from '../counterexamples/store.ts';
@@ -17,7 +14,6 @@ import { parseOptions, runCommand } from './command.ts';
 import type { Io } from './output.ts';
 
 const SEED = 20261126;
-const base = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
 
 function main(argv: readonly string[], io: Io): number {
   const { values } = parseOptions(argv, { help: { type: 'boolean', short: 'h' } });
@@ -31,7 +27,7 @@ function main(argv: readonly string[], io: Io): number {
     for (const name of v.caughtBy) {
       const spec = PROPERTIES.find((p) => p.name === name);
       if (spec === undefined) throw new Error(`${v.name}: unknown property ${name}`);
-      const correct = base[v.base];
+      const correct = MODELS[v.base];
       const r = checkProperty(spec, v.machine, { ...DEFAULT_BUDGET, seed: SEED }, { correct });
       if (r.counterexample === null) continue;
       const { events, guest, failsOn } = r.counterexample;

@@ -23,6 +23,7 @@ import { bufferIo, colorWanted } from '../cli/output.ts';
 import { main as startMain } from '../cli/main.ts';
 import { main as conformanceMain } from '../cli/conformance.ts';
 import { main as detectionMain } from '../bench/detection.ts';
+import { main as exhaustiveMain } from '../cli/exhaustive.ts';
 import { BadValueError, envCount, envSeed, fastCheckSeed } from '../properties/seed.ts';
 
 const FILE = 'counterexamples/fuzz.test.ts';
@@ -276,6 +277,26 @@ describe('bad options: one line and exit 2, in every command line', () => {
     [['2', 'no-such-variant'], /unknown variant 'no-such-variant'/],
   ])('npm run bench:detection -- %j', (argv, message) => {
     expect(oneLine('bench:detection', detectionMain, argv)).toMatch(message);
+  }, 60_000);
+
+  test.each([
+    [['--depth', '0'], /--depth must be a positive integer/],
+    [['--depth', '13'], /--depth 13: at most 12/],
+    [['--config', 'nope'], /unknown configuration 'nope' \(known: default, wide, small\)/],
+    [['--model', 'x'], /unknown model 'x'/],
+    [['--model', 'ssp,ssp'], /names a model twice/],
+    [['--variant', 'x'], /unknown variant 'x'/],
+    [['--variant', 'ssp-no-sync-on-va-fence', '--model', 'ssp'], /cannot be used together/],
+    [['--harts', '2'], /--harts: only 1 for now/],
+    [['--shard', '3/2'], /--shard '3\/2' is not I\/N/],
+    [['--shard', '0/2'], /is not I\/N/],
+    [['--shard', 'a'], /is not I\/N/],
+    [['stray'], /unexpected argument 'stray'/],
+    [['--merge'], /--merge needs the report files/],
+    [['--merge', '--depth', '3', 'a.json'], /--merge takes only report files, not --depth/],
+    [['--merge', '/nonexistent.json'], /\/nonexistent.json: cannot be read/],
+  ])('npm run exhaustive -- %j', (argv, message) => {
+    expect(oneLine('exhaustive', exhaustiveMain, argv)).toMatch(message);
   }, 60_000);
 
   test.each([

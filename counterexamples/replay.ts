@@ -5,10 +5,8 @@
  * the generator or fast-check's version.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { npt } from '../model/npt.ts';
-import { tsp } from '../model/tsp.ts';
-import { ssp } from '../model/ssp.ts';
-import { type AnyMachine, type MachineEvent, type ModelName, erase } from '../model/machine.ts';
+import { type AnyMachine, type MachineEvent, type ModelName } from '../model/machine.ts';
+import { MODELS } from '../model/models.ts';
 import { findVariant } from '../model/variants.ts';
 import type { Violation } from '../properties/run.ts';
 import { type CounterexampleMeta, type DecodedTrace, type ItfValue, TraceError, memoryToItf, parseTrace } from './itf.ts';
@@ -35,7 +33,6 @@ export function loadTrace(file: string, read: (file: string) => string = readTra
   return parseTrace(read(file));
 }
 
-const MODELS: Record<ModelName, AnyMachine> = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
 
 /** The machine a trace names: its variant, or its model. */
 export function machineFor(meta: CounterexampleMeta, override?: { model?: ModelName; variant?: string }): { machine: AnyMachine; label: string } {

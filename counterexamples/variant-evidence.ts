@@ -9,17 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { erase } from '../model/machine.ts';
-import { npt } from '../model/npt.ts';
-import { ssp } from '../model/ssp.ts';
-import { tsp } from '../model/tsp.ts';
+import { MODELS } from '../model/models.ts';
 import { VARIANTS, type Variant } from '../model/variants.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
 import { DEFAULT_BUDGET, checkProperty } from '../properties/suite.ts';
 import { loadTrace, replayTrace } from './replay.ts';
 import { saveCounterexample } from './store.ts';
 
-const MODELS = { npt: erase(npt), tsp: erase(tsp), ssp: erase(ssp) };
 const SEED = 1;
 const pairs = VARIANTS.flatMap((v) => v.caughtBy.map((p) => [`${v.name} by ${p}`, v, p] as const));
 

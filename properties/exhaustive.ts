@@ -19,13 +19,31 @@
  * explore every program, each with its own visited set; a state two shards
  * reach is explored by both.
  */
-import type { AnyMachine, MachineEvent } from '../model/machine.ts';
+import type { AnyMachine, MachineEvent, ModelName } from '../model/machine.ts';
 import type { PropertySpec } from './catalogue.ts';
 import type { AnyProperty } from './property.ts';
 import { canonicaliser } from './canonical.ts';
 import type { ExhaustiveConfig } from './exhaustive-configs.ts';
 import { bootMemory } from './pools.ts';
-import { type Lockstep, type RunOptions, type RunStats, type Violation, emptyStats, startLockstep, stepLockstep } from './run.ts';
+import { type EventName, type Lockstep, type RunOptions, type RunStats, type Violation, emptyStats, startLockstep, stepLockstep } from './run.ts';
+
+/**
+ * Events an exhaustive run must have seen, per model, once it reaches MIN_FLOOR_DEPTH: a run
+ * that never saw them checked nothing about them (a configuration too small, or a model that
+ * never does what it claims to).
+ */
+export const EXHAUSTIVE_FLOORS: Readonly<Record<ModelName, readonly EventName[]>> = {
+  npt: ['stale-allowed', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'vm-exit'],
+  tsp: ['stale-allowed', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hidden-fault', 'hw-tlb-flush'],
+  ssp: ['stale-allowed', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hidden-fault', 'shadow-resync', 'hw-tlb-flush'],
+};
+export const MIN_FLOOR_DEPTH = 4;
+
+/** The floors of a search on `model` over `config`: those of EXHAUSTIVE_FLOORS its alphabet can give rise to. */
+export function floorsFor(model: ModelName, config: ExhaustiveConfig): readonly EventName[] {
+  const has = (kind: MachineEvent['kind']): boolean => config.alphabet.some((e) => e.kind === kind);
+  return EXHAUSTIVE_FLOORS[model].filter((e) => (e === 'host-remap' ? has('hostRemap') : e === 'host-write-protect' ? has('hostWriteProtect') : true));
+}
 
 /** Shards split the programs by their first SHARD_PREFIX events. */
 export const SHARD_PREFIX = 2;
