@@ -18,6 +18,8 @@ export interface SearchTask {
   /** A seeded-bug variant searched in place of the model, or null. */
   readonly variant: string | null;
   readonly shard: Shard | null;
+  /** Stop after this many seconds (null: search the whole depth). */
+  readonly seconds: number | null;
 }
 
 export interface SearchOutcome {
@@ -46,7 +48,7 @@ export function runSearch(task: SearchTask): SearchOutcome {
   const config = findConfig(task.config);
   if (config === undefined) throw new Error(`unknown configuration ${task.config}`);
   const r = exhaustiveSearch({
-    config, depth: task.depth, machine: machineOf(task), properties: propertiesFor(task.model), ...(task.shard === null ? {} : { shard: task.shard }),
+    config, depth: task.depth, machine: machineOf(task), properties: propertiesFor(task.model), ...(task.shard === null ? {} : { shard: task.shard }), ...(task.seconds === null ? {} : { seconds: task.seconds }),
   });
   return {
     task,

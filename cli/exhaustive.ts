@@ -24,7 +24,7 @@ import { type Io, paint, tableStyle } from './output.ts';
 import { type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
 import { runPool, workerCount } from './pool.ts';
 
-const USAGE = 'usage: npm run exhaustive -- [--depth K] [--config NAME] [--model npt,tsp,ssp | --variant NAME] [--harts 1] [--shard I/N] [--out FILE] [--list] | --merge FILE...';
+const USAGE = 'usage: npm run exhaustive -- [--depth K] [--config NAME] [--model npt,tsp,ssp | --variant NAME] [--harts 1] [--shard I/N] [--seconds S] [--out FILE] [--list] | --merge FILE...';
 
 export const DEFAULT_DEPTH = 6;
 
@@ -39,6 +39,8 @@ interface ExhaustiveOptions {
   readonly variant: string | null;
   readonly shard: { readonly index: number; readonly count: number } | null;
   readonly out: string | null;
+  /** Stop after this many seconds, at the depth completed by then. */
+  readonly seconds: number | null;
 }
 
 function parseShard(raw: string): { index: number; count: number } {
@@ -64,6 +66,7 @@ export function reproduceLine(o: ExhaustiveOptions): string {
     ...(o.models !== null && o.variant === null ? [`--model ${o.models.join(',')}`] : []),
     ...(o.variant !== null ? [`--variant ${o.variant}`] : []),
     ...(o.shard !== null ? [`--shard ${o.shard.index + 1}/${o.shard.count}`] : []),
+    ...(o.seconds !== null ? [`--seconds ${o.seconds}`] : []),
   ].join(' ');
 }
 
@@ -137,8 +140,8 @@ const validateReport = new Ajv({ allErrors: false, strict: false }).compile(REPO
 const label = (r: { readonly model: string; readonly variant: string | null }): string => (r.variant === null ? r.model : `${r.variant} (${r.model})`);
 
 /** The events floors ask for that a row never saw (none below MIN_FLOOR_DEPTH or once it failed: a failure is a verdict of its own). */
-function floorMisses(r: Row, depth: number, config: ExhaustiveConfig): string[] {
-  if (depth < MIN_FLOOR_DEPTH || r.failure !== null) return [];
+function floorMisses(r: Row, config: ExhaustiveConfig): string[] {
+  if (r.depthCompleted < MIN_FLOOR_DEPTH || r.failure !== null) return [];
   return floorsFor(r.model, config).filter((e) => (r.events[e] ?? 0) === 0);
 }
 
@@ -148,7 +151,7 @@ function printRows(io: Io, header: string, rows: readonly Row[], config: Exhaust
   const table = new Table({ head: ['machine', 'depth completed', 'steps run', 'distinct states', 'seconds', 'verdict'], style: tableStyle(io) });
   let bad = 0;
   for (const r of rows) {
-    const misses = floorMisses(r, depth, config);
+    const misses = floorMisses(r, config);
     const verdict = r.failure !== null ? paint(io, 'red', `FAIL ${r.failure.property}`) : misses.length > 0 ? paint(io, 'yellow', 'VACUOUS') : paint(io, 'green', 'PASS');
     if (r.failure !== null || misses.length > 0) bad++;
     table.push([label(r), `${r.depthCompleted} of ${depth}`, number(r.transitions), number(r.distinct), r.seconds.toFixed(1), verdict]);
@@ -160,14 +163,16 @@ function printRows(io: Io, header: string, rows: readonly Row[], config: Exhaust
   for (const e of SHOWN_EVENTS) events.push([e, ...rows.map((r) => number(r.events[e] ?? 0))]);
   io.out(events.toString());
   for (const r of rows) {
-    for (const e of floorMisses(r, depth, config)) io.out(paint(io, 'yellow', `vacuous: ${label(r)} never saw ${e} (every search of depth ${MIN_FLOOR_DEPTH} or more must)`));
+    for (const e of floorMisses(r, config)) io.out(paint(io, 'yellow', `vacuous: ${label(r)} never saw ${e} (every search of depth ${MIN_FLOOR_DEPTH} or more must)`));
     if (r.failure === null) continue;
     io.out(paint(io, 'red', `\n${r.failure.property} fails on ${label(r)} at step ${r.failure.step + 1}: ${r.failure.message}`));
     io.out(`a shortest failing program (${r.failure.program.length} steps${r.failure.shard === null ? '' : `, shard ${r.failure.shard + 1}`}):`);
     r.failure.program.forEach((line, i) => io.out(`  ${String(i).padStart(3)}  ${line}`));
     if (r.failure.file !== null) io.out(`saved: ${r.failure.file}\nreplay: npm run replay -- ${r.failure.file}`);
   }
-  io.out(bad === 0 ? paint(io, 'green', `\nevery property holds on every program of up to ${depth} steps (${wall.toFixed(1)} s)`) : paint(io, 'red', `\n${bad} of ${rows.length} searches failed (${wall.toFixed(1)} s)`));
+  const reached = Math.min(...rows.map((r) => r.depthCompleted));
+  if (bad === 0 && reached < depth) io.out(paint(io, 'yellow', `\nstopped by --seconds: depth ${reached} completed on every machine, not ${depth}`));
+  io.out(bad === 0 ? paint(io, 'green', `${reached < depth ? '' : '\n'}every property holds on every program of up to ${reached} steps (${wall.toFixed(1)} s)`) : paint(io, 'red', `\n${bad} of ${rows.length} searches failed (${wall.toFixed(1)} s)`));
   io.out(`reproduce: ${reproduce}`);
   return bad === 0 ? 0 : 1;
 }
@@ -199,7 +204,7 @@ function rowOf(o: SearchOutcome, config: ExhaustiveConfig, io: Io): Row {
 function searchMain(o: ExhaustiveOptions, io: Io): number {
   const variant = o.variant === null ? undefined : findVariant(o.variant);
   const models = variant !== undefined ? [variant.base] : (o.models ?? MODEL_NAMES);
-  const tasks: SearchTask[] = models.map((model) => ({ config: o.config.name, depth: o.depth, model, variant: variant?.name ?? null, shard: o.shard }));
+  const tasks: SearchTask[] = models.map((model) => ({ config: o.config.name, depth: o.depth, model, variant: variant?.name ?? null, shard: o.shard, seconds: o.seconds }));
   const workers = workerCount(tasks.length, envWorkers());
   const header = `exhaustive: every program of up to ${o.depth} steps over configuration ${o.config.name} (${o.config.alphabet.length} events), 1 hart${o.shard === null ? '' : `, shard ${o.shard.index + 1}/${o.shard.count}`}${workers > 1 ? ` (${workers} threads)` : ''}`;
   io.out(`configuration ${o.config.name}: ${o.config.description}`);
@@ -282,6 +287,7 @@ export function main(argv: readonly string[], io: Io): number {
     harts: { type: 'string' },
     shard: { type: 'string' },
     out: { type: 'string' },
+    seconds: { type: 'string' },
     merge: { type: 'boolean' },
     list: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -312,6 +318,7 @@ export function main(argv: readonly string[], io: Io): number {
   return searchMain({
     depth, config, models: parseModels(values.model), variant: values.variant ?? null,
     shard: values.shard === undefined ? null : parseShard(values.shard), out: values.out ?? null,
+    seconds: values.seconds === undefined ? null : parseCount(values.seconds, '--seconds'),
   }, io);
 }
 

@@ -60,6 +60,11 @@ export interface SearchOptions {
   readonly machine: AnyMachine;
   readonly properties: readonly PropertySpec[];
   readonly shard?: Shard;
+  /**
+   * Stop once this many seconds have passed, with the depths completed by then: the result is
+   * then a function of the machine's speed too (a benchmark's "how deep in a minute").
+   */
+  readonly seconds?: number;
   /** Called after each completed depth (progress on a terminal). */
   readonly onDepth?: (level: DepthFigures) => void;
 }
@@ -120,6 +125,7 @@ const stateOf = (run: Lockstep, properties: readonly PropertySpec[]): readonly u
 export function exhaustiveSearch(opts: SearchOptions): SearchResult {
   const { config, machine, depth } = opts;
   const started = performance.now();
+  const deadline = opts.seconds === undefined ? null : started + opts.seconds * 1000;
   const runOptions: RunOptions = { properties: opts.properties, guest: 'arbitrary', initialMemory: bootMemory(), universe: config.universe };
   const stats = emptyStats();
   const initial = startLockstep(machine, runOptions);
@@ -143,6 +149,7 @@ export function exhaustiveSearch(opts: SearchOptions): SearchResult {
         if (opts.shard !== undefined && d === SHARD_PREFIX && prefixIndex(here, alphabet.length) % opts.shard.count !== opts.shard.index) continue;
         transitions++;
         levelTransitions++;
+        if (deadline !== null && (transitions & 63) === 0 && performance.now() > deadline) return result(d - 1, null);
         const step = stepLockstep(machine, runOptions, run, event, d - 1, stats);
         if (step.kind === 'violation') return result(d - 1, { events: eventsOf(here), violation: step.violation });
         // The last depth's states are checked, not kept: nothing goes on from them.
