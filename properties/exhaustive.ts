@@ -65,6 +65,13 @@ export interface SearchOptions {
    * then a function of the machine's speed too (a benchmark's "how deep in a minute").
    */
   readonly seconds?: number;
+  /** Stop after this many steps, with the depths completed by then (a bounded search inside the shrinker). */
+  readonly maxTransitions?: number;
+  /**
+   * Whether a failing program counts: one that does not (for a variant, a program the correct
+   * model fails too) is neither reported nor continued, and the search goes on.
+   */
+  readonly accept?: (events: readonly MachineEvent[]) => boolean;
   /** Called after each completed depth (progress on a terminal). */
   readonly onDepth?: (level: DepthFigures) => void;
 }
@@ -150,8 +157,13 @@ export function exhaustiveSearch(opts: SearchOptions): SearchResult {
         transitions++;
         levelTransitions++;
         if (deadline !== null && (transitions & 63) === 0 && performance.now() > deadline) return result(d - 1, null);
+        if (opts.maxTransitions !== undefined && transitions >= opts.maxTransitions) return result(d - 1, null);
         const step = stepLockstep(machine, runOptions, run, event, d - 1, stats);
-        if (step.kind === 'violation') return result(d - 1, { events: eventsOf(here), violation: step.violation });
+        if (step.kind === 'violation') {
+          const events = eventsOf(here);
+          if (opts.accept === undefined || opts.accept(events)) return result(d - 1, { events, violation: step.violation });
+          continue;
+        }
         // The last depth's states are checked, not kept: nothing goes on from them.
         if (d === depth) continue;
         const key = canonical.name(stateOf(step.next, opts.properties));

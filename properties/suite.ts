@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { PropertySpec } from './catalogue.ts';
 import { type Command, type GuestKind, programArb, resolveProgram } from './commands.ts';
-import { type RunStats, type StatName, type Violation, addStats, emptyStats, runProgram, statCount } from './run.ts';
+import { exhaustiveSearch } from './exhaustive.ts';
+import { VAS } from './pools.ts';
+import { type RunStats, type StatName, type Violation, addStats, describeEvent, emptyStats, runProgram, statCount } from './run.ts';
 
 export interface Budget {
   /** Programs per property and model. */
@@ -140,7 +142,7 @@ function minimalCounterexample(
   const prefix = events.slice(0, first.step + 1);
   if (prefix.length < events.length && honest(prefix)) events = prefix;
   if (guest === 'arbitrary') {
-    const fewer = minimize(events, honest);
+    const fewer = shortestOver(minimize(events, honest), spec, failsOn, honest);
     if (fewer.length < events.length) {
       events = fewer;
       exact = false;
@@ -149,6 +151,24 @@ function minimalCounterexample(
   const violation = violationOn(failsOn, events);
   if (violation === null) throw new Error(`the minimized counterexample of ${spec.name} on ${machine.name} does not reproduce`);
   return { guest, program: exact ? program : null, events, violation, failsOn };
+}
+
+/** Steps the exhaustive search may spend shortening one counterexample (about a second). */
+export const POLISH_STEPS = 2500;
+
+/**
+ * A 1-minimal program may still have a shorter one made of the same steps in another order or
+ * number: search every program over its distinct steps, shortest first (properties/exhaustive.ts),
+ * within POLISH_STEPS steps, and keep a shorter honest one if there is one.
+ */
+function shortestOver(events: readonly MachineEvent[], spec: PropertySpec, machine: AnyMachine, honest: (es: readonly MachineEvent[]) => boolean): readonly MachineEvent[] {
+  if (events.length <= 2) return events;
+  const alphabet = [...new Map(events.map((e) => [describeEvent(e), e])).values()];
+  const r = exhaustiveSearch({
+    config: { name: 'counterexample', description: 'the steps of one counterexample', universe: VAS, alphabet },
+    depth: events.length - 1, machine, properties: [spec], maxTransitions: POLISH_STEPS, accept: honest,
+  });
+  return r.failure === null ? events : r.failure.events;
 }
 
 /** Drop items while the list still fails, until no single item can go (a 1-minimal list). */
