@@ -5,10 +5,11 @@
  * report in how many seeds `npm start -- --variant NAME` fails, the median and
  * worst number of programs until the first failure, the minimised length, the
  * median seconds of the check that failed first (its programs and minimisation),
- * and in how many seeds each property the registry lists caught it.
+ * the median of the shortest counterexample any property gave, and in how many
+ * seeds each property the registry lists caught it.
  * A benchmark that prints figures, not a timed test.
  */
-import { VARIANTS } from '../model/variants.ts';
+import { VARIANTS, type Variant } from '../model/variants.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
 import { parseCount } from '../properties/seed.ts';
 import { DEFAULT_BUDGET, checkProperty } from '../properties/suite.ts';
@@ -18,16 +19,66 @@ import type { Io } from '../cli/output.ts';
 const USAGE = 'usage: npm run bench:detection -- [SEEDS] [VARIANT...]';
 
 /** A figure of a variant no seed caught is '-', not NaN or -Infinity. */
-const median = (xs: number[]): string => {
+export const median = (xs: readonly number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? '-' : String(s[Math.floor((s.length - 1) / 2)]);
 };
 /** Seconds of the check that caught the bug first (its programs, the minimisation of the failing one). */
-const medianSeconds = (xs: number[]): string => {
+export const medianSeconds = (xs: readonly number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? '-' : (s[Math.floor((s.length - 1) / 2)] ?? 0).toFixed(2);
 };
-const worst = (xs: number[]): string => (xs.length === 0 ? '-' : String(Math.max(...xs)));
+const worst = (xs: readonly number[]): string => (xs.length === 0 ? '-' : String(Math.max(...xs)));
+
+export interface Detection {
+  readonly variant: string;
+  readonly seeds: number;
+  /** Seeds in which some property caught it. */
+  readonly caught: number;
+  /** Per catching seed, of the property that failed after the fewest programs: programs, steps of its shrunk counterexample, seconds. */
+  readonly programs: readonly number[];
+  readonly lengths: readonly number[];
+  readonly secondsToFailure: readonly number[];
+  /** Per catching seed, the shortest shrunk counterexample any property gave. */
+  readonly shortest: readonly number[];
+  readonly seconds: number;
+  readonly byProperty: Readonly<Record<string, number>>;
+}
+
+/** Run the properties that catch variant `v` with the default budget and seeds 1..`seeds`. */
+export function detect(v: Variant, seeds: number): Detection {
+  const started = performance.now();
+  const programs: number[] = [];
+  const lengths: number[] = [];
+  const secondsToFailure: number[] = [];
+  const shortest: number[] = [];
+  const byProperty: Record<string, number> = Object.fromEntries(v.caughtBy.map((name) => [name, 0]));
+  let caught = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    let best: { runs: number; length: number; seconds: number } | null = null;
+    let least: number | null = null;
+    for (const name of v.caughtBy) {
+      const spec = PROPERTIES.find((p) => p.name === name);
+      if (spec === undefined) throw new Error(`unknown property ${name}`);
+      const t0 = performance.now();
+      const r = checkProperty(spec, v.machine, { ...DEFAULT_BUDGET, seed });
+      const seconds = (performance.now() - t0) / 1000;
+      if (r.counterexample === null) continue;
+      byProperty[name] = (byProperty[name] ?? 0) + 1;
+      const length = r.counterexample.events.length;
+      least = least === null ? length : Math.min(least, length);
+      if (best === null || r.runs < best.runs) best = { runs: r.runs, length, seconds };
+    }
+    if (best !== null && least !== null) {
+      caught++;
+      programs.push(best.runs);
+      lengths.push(best.length);
+      secondsToFailure.push(best.seconds);
+      shortest.push(least);
+    }
+  }
+  return { variant: v.name, seeds, caught, programs, lengths, secondsToFailure, shortest, seconds: (performance.now() - started) / 1000, byProperty };
+}
 
 export function main(argv: readonly string[], io: Io): number {
   const { values, positionals } = parseOptions(argv, { help: { type: 'boolean', short: 'h' } }, true);
@@ -40,36 +91,11 @@ export function main(argv: readonly string[], io: Io): number {
   for (const name of only) {
     if (!VARIANTS.some((v) => v.name === name)) throw new UsageError(`unknown variant '${name}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
   }
-  io.out(`variant | caught in | median programs to failure | worst | median steps (minimised) | median seconds to failure | seconds | caught by each property`);
+  io.out(`variant | caught in | median programs to failure | worst | median steps (minimised) | median shortest steps (any property) | median seconds to failure | seconds | caught by each property`);
   for (const v of VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
-    const started = performance.now();
-    const toFailure: number[] = [];
-    const lengths: number[] = [];
-    const secondsToFailure: number[] = [];
-    const byProperty = new Map<string, number>(v.caughtBy.map((name) => [name, 0]));
-    let caught = 0;
-    for (let seed = 1; seed <= seeds; seed++) {
-      let best: { runs: number; length: number; seconds: number } | null = null;
-      for (const name of v.caughtBy) {
-        const spec = PROPERTIES.find((p) => p.name === name);
-        if (spec === undefined) throw new Error(`unknown property ${name}`);
-        const t0 = performance.now();
-        const r = checkProperty(spec, v.machine, { ...DEFAULT_BUDGET, seed });
-        const seconds = (performance.now() - t0) / 1000;
-        if (r.counterexample === null) continue;
-        byProperty.set(name, (byProperty.get(name) ?? 0) + 1);
-        if (best === null || r.runs < best.runs) best = { runs: r.runs, length: r.counterexample.events.length, seconds };
-      }
-      if (best !== null) {
-        caught++;
-        toFailure.push(best.runs);
-        lengths.push(best.length);
-        secondsToFailure.push(best.seconds);
-      }
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const each = [...byProperty].map(([name, n]) => `${name} ${n}`).join(', ');
-    io.out(`${v.name} | ${caught}/${seeds} | ${median(toFailure)} | ${worst(toFailure)} | ${median(lengths)} | ${medianSeconds(secondsToFailure)} | ${seconds.toFixed(0)} | ${each}`);
+    const d = detect(v, seeds);
+    const each = Object.entries(d.byProperty).map(([name, n]) => `${name} ${n}`).join(', ');
+    io.out(`${v.name} | ${d.caught}/${seeds} | ${median(d.programs)} | ${worst(d.programs)} | ${median(d.lengths)} | ${median(d.shortest)} | ${medianSeconds(d.secondsToFailure)} | ${d.seconds.toFixed(0)} | ${each}`);
   }
   return 0;
 }

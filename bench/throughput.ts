@@ -3,11 +3,13 @@
  * model stepped beside the reference (no property checks), of a full refinement
  * check, and the per-step cost with guest memory holding 0, 2,000 and 30,000
  * populated pages (RAM enlarged to 128 MiB): a step's cost must not grow with the
- * size of guest memory. Figures are ratios measured in one run.
+ * size of guest memory; and a baseline, one Sv39 hart over plain mutable objects
+ * (bench/baseline.ts), for the price of immutability and checking. Figures are
+ * ratios measured in one run.
  */
 import { gpa } from '../spec/address.ts';
 import type { GuestConfig } from '../spec/config.ts';
-import { type Memory, writeWord } from '../spec/memory.ts';
+import { type Memory, pagesOf, writeWord } from '../spec/memory.ts';
 import { allowedOutcomes, freshOutcome, initialReference, referenceAccess, referenceStep } from '../spec/reference.ts';
 import { npt } from '../model/npt.ts';
 import { tsp } from '../model/tsp.ts';
@@ -17,9 +19,9 @@ import { samplePrograms } from '../properties/commands.ts';
 import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
 import { propertiesFor } from '../properties/catalogue.ts';
 import { runProgram } from '../properties/run.ts';
+import { isMain } from '../cli/command.ts';
+import { baselineThroughput } from './baseline.ts';
 
-const programs = samplePrograms('arbitrary', 300, 7);
-const commands = programs.reduce((n, p) => n + p.length, 0);
 const machines = [erase(npt), erase(tsp), erase(ssp)];
 
 /** Step through the events (after the timer starts: `init` builds the host copy of memory once, outside the steps). */
@@ -45,33 +47,65 @@ const time = (f: () => void): number => {
 };
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
-console.log(`${programs.length} programs, ${commands} commands`);
-for (const m of machines) {
-  const alone = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), false)));
-  const withRef = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), true)));
-  // The properties this model has (a shadow property on NPT ends every program at its first step), and every
-  // program must run to its end: a figure made of programs cut short by a violation would be no figure.
-  const properties = propertiesFor(m.name);
-  const checked = time(() =>
-    programs.forEach((p) => {
-      const r = runProgram(m, p, { properties, guest: 'arbitrary' });
-      if (r.violation !== null || r.stats.steps !== p.length) throw new Error(`${m.name}: ${r.violation?.property ?? 'a'} check stopped a program at step ${r.stats.steps} of ${p.length}`);
-    }),
-  );
-  console.log(`${m.name}: ${(commands / alone).toFixed(0)} commands/s alone, ${(commands / withRef).toFixed(0)} beside the reference, ${(commands / checked).toFixed(0)} with every property checked`);
+export interface Throughput {
+  readonly model: string;
+  /** Commands per second: the model alone, beside the reference, with every property checked. */
+  readonly alone: number;
+  readonly beside: number;
+  readonly checked: number;
 }
 
-const bigRam: GuestConfig = { ...guestConfig, ramPages: 32768n };
-const filled = (pages: number): Memory => {
-  let mem = bootMemory();
-  for (let i = 0; i < pages; i++) mem = writeWord(mem, gpa((0x81000n + BigInt(i)) << 12n), BigInt(i + 1));
-  return mem;
-};
-const sizes = [0, 2000, 30000];
-const mems = sizes.map(filled);
-for (const m of machines) {
-  const subset = programs.slice(0, 100);
-  const base = sum(subset.map((p) => stepAll(m, p, bigRam, mems[0] as Memory, true)));
-  const ratios = mems.slice(1).map((mem) => sum(subset.map((p) => stepAll(m, p, bigRam, mem, true))) / base);
-  console.log(`${m.name}: per-step time with ${sizes.slice(1).join(' / ')} populated pages vs none: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' / ')}`);
+/** The 300 sample programs (seed 7) on each model, three ways, and the baseline over plain mutable objects. */
+export function throughput(): { programs: number; commands: number; baseline: number; models: Throughput[] } {
+  const programs = samplePrograms('arbitrary', 300, 7);
+  const commands = programs.reduce((n, p) => n + p.length, 0);
+  const boot = new Map(pagesOf(bootMemory()).flatMap(([page, words]) => [...words].map(([slot, w]): [bigint, bigint] => [(page << 12n) + BigInt(slot) * 8n, w])));
+  const baseline = baselineThroughput(programs, boot);
+  const models = machines.map((m) => {
+    const alone = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), false)));
+    const withRef = sum(programs.map((p) => stepAll(m, p, guestConfig, bootMemory(), true)));
+    // The properties this model has (a shadow property on NPT ends every program at its first step), and every
+    // program must run to its end: a figure made of programs cut short by a violation would be no figure.
+    const properties = propertiesFor(m.name);
+    const checked = time(() =>
+      programs.forEach((p) => {
+        const r = runProgram(m, p, { properties, guest: 'arbitrary' });
+        if (r.violation !== null || r.stats.steps !== p.length) throw new Error(`${m.name}: ${r.violation?.property ?? 'a'} check stopped a program at step ${r.stats.steps} of ${p.length}`);
+      }),
+    );
+    return { model: m.name, alone: commands / alone, beside: commands / withRef, checked: commands / checked };
+  });
+  return { programs: programs.length, commands, baseline, models };
+}
+
+export interface MemoryScaling {
+  readonly model: string;
+  /** A step's time with 2,000 and with 30,000 populated guest pages, over its time with none. */
+  readonly pages2000: number;
+  readonly pages30000: number;
+}
+
+/** 100 sample programs beside the reference with guest memory holding 0, 2,000 and 30,000 populated pages (RAM 128 MiB). */
+export function memoryScaling(): MemoryScaling[] {
+  const programs = samplePrograms('arbitrary', 100, 7);
+  const bigRam: GuestConfig = { ...guestConfig, ramPages: 32768n };
+  const filled = (pages: number): Memory => {
+    let mem = bootMemory();
+    for (let i = 0; i < pages; i++) mem = writeWord(mem, gpa((0x81000n + BigInt(i)) << 12n), BigInt(i + 1));
+    return mem;
+  };
+  const mems = [0, 2000, 30000].map(filled);
+  return machines.map((m) => {
+    const [none, two, thirty] = mems.map((mem) => sum(programs.map((p) => stepAll(m, p, bigRam, mem, true)))) as [number, number, number];
+    return { model: m.name, pages2000: two / none, pages30000: thirty / none };
+  });
+}
+
+if (isMain(import.meta.url)) {
+  const t = throughput();
+  console.log(`${t.programs} programs, ${t.commands} commands; baseline (one Sv39 hart over mutable Maps, nothing checked): ${t.baseline.toFixed(0)} commands/s`);
+  for (const m of t.models) {
+    console.log(`${m.model}: ${m.alone.toFixed(0)} commands/s alone, ${m.beside.toFixed(0)} beside the reference, ${m.checked.toFixed(0)} with every property checked (${(m.checked / m.alone).toFixed(3)}x alone, ${(m.alone / t.baseline).toFixed(3)}x the baseline)`);
+  }
+  for (const m of memoryScaling()) console.log(`${m.model}: per-step time with 2000 / 30000 populated pages vs none: ${m.pages2000.toFixed(2)}x / ${m.pages30000.toFixed(2)}x`);
 }
