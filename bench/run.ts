@@ -94,10 +94,11 @@ export function main(argv: readonly string[], io: Io): number {
     const ds: Detection[] = VARIANTS.map((v) => detect(v, seeds));
     results.detection = ds;
     md.push(`## Detection of the seeded variants (${seeds} seeds each, default budget)`, '');
-    md.push('| variant | caught | median programs to failure | median seconds to failure (target < 0.5) | median shrunk steps | median shortest (any property) |', '|---|---|---|---|---|---|');
+    md.push('| variant | caught | median programs to failure | median seconds to failure (target < 0.5) | with shrinking | median shrunk steps | median shortest (any property) |', '|---|---|---|---|---|---|---|');
     for (const d of ds) {
       const sec = medianOf(d.secondsToFailure);
-      md.push(`| ${d.variant} | ${d.caught}/${d.seeds} | ${medianOf(d.programs) ?? '-'} | ${sec === null ? '-' : `${fixed(sec)} (${yes(sec < 0.5)})`} | ${medianOf(d.lengths) ?? '-'} | ${medianOf(d.shortest) ?? '-'} |`);
+      const shrinking = medianOf(d.secondsWithShrinking);
+      md.push(`| ${d.variant} | ${d.caught}/${d.seeds} | ${medianOf(d.programs) ?? '-'} | ${sec === null ? '-' : `${fixed(sec)} (${yes(sec < 0.5)})`} | ${shrinking === null ? '-' : fixed(shrinking)} | ${medianOf(d.lengths) ?? '-'} | ${medianOf(d.shortest) ?? '-'} |`);
     }
     md.push('');
   }
