@@ -7,18 +7,20 @@
  *
  *   npm run bench -- [--seeds N] [--minimum-seconds S] [--only SECTION,...]
  *
- * Sections: throughput, memory, start, detection, exhaustive, minimum.
+ * Sections: throughput, memory, start, detection, exhaustive, minimum. With --only,
+ * the other sections keep the figures of their last run (each says when and at
+ * which commit it was measured).
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { VARIANTS } from '../model/variants.ts';
 import { UsageError, isMain, parseOptions, runCommand } from '../cli/command.ts';
 import type { Io } from '../cli/output.ts';
 import { parseCount } from '../properties/seed.ts';
 import { type Detection, detect } from './detection.ts';
-import { depthSix, reach, shardSpeedup, variantMinimums, variantsAtDepthSix } from './exhaustive.ts';
-import { memoryScaling, throughput } from './throughput.ts';
+import { type DepthFigure, type VariantMinimum, depthSix, reach, shardSpeedup, variantMinimums, variantsAtDepthSix } from './exhaustive.ts';
+import { type MemoryScaling, memoryScaling, throughput } from './throughput.ts';
 
 const SECTIONS = ['throughput', 'memory', 'start', 'detection', 'exhaustive', 'minimum'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -42,6 +44,90 @@ function startWall(): { seconds: number; passed: boolean; summary: string } {
 const fixed = (x: number, d = 2): string => x.toFixed(d);
 const yes = (ok: boolean): string => (ok ? 'met' : '**not met**');
 
+/** What results.json holds: each section's figures, and when and where each was measured. */
+interface Results {
+  throughput?: ReturnType<typeof throughput> & Measured;
+  memory?: { rows: MemoryScaling[] } & Measured;
+  start?: ReturnType<typeof startWall> & Measured;
+  detection?: { seeds: number; variants: Detection[] } & Measured;
+  exhaustive?: { depthSix: ReturnType<typeof depthSix>; reach60: DepthFigure[]; shards: ReturnType<typeof shardSpeedup>; variantsAtDepthSix: ReturnType<typeof variantsAtDepthSix> } & Measured;
+  minimum?: { budgetSeconds: number; variants: VariantMinimum[] } & Measured;
+}
+interface Measured {
+  readonly date: string;
+  readonly node: string;
+  readonly cpus: number;
+  readonly commit: string;
+}
+
+function measured(): Measured {
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+  return { date: new Date().toISOString(), node: process.version, cpus: cpus().length, commit: commit === '' ? 'unknown' : commit };
+}
+
+const when = (m: Measured): string => `_measured ${m.date.slice(0, 16).replace('T', ' ')} UTC at ${m.commit}, Node ${m.node}, ${m.cpus} cores_`;
+
+/** RESULTS.md from the figures: each target beside its figure. */
+function render(r: Results): string {
+  const md: string[] = [
+    '# Benchmark results',
+    '',
+    'Written by `npm run bench` (see the README). Ratios are measured within one run; absolute figures depend on the machine and its load. The raw figures are in [results.json](results.json).',
+    '',
+  ];
+  if (r.throughput !== undefined) {
+    const t = r.throughput;
+    md.push(`## Throughput (${t.programs} sample programs, ${t.commands} commands, seed 7)`, '', when(t), '', `Baseline, one Sv39 hart over plain mutable Maps with nothing checked (bench/baseline.ts): **${fixed(t.baseline, 0)} commands/s**.`, '');
+    md.push('| model | alone (commands/s) | beside the reference | every property checked | checked / alone (target >= 0.1) | alone / baseline |', '|---|---|---|---|---|---|');
+    for (const m of t.models) md.push(`| ${m.model} | ${fixed(m.alone, 0)} | ${fixed(m.beside, 0)} | ${fixed(m.checked, 0)} | ${fixed(m.checked / m.alone, 3)} (${yes(m.checked / m.alone >= 0.1)}) | ${fixed(m.alone / t.baseline, 3)} |`);
+    md.push('');
+  }
+  if (r.memory !== undefined) {
+    md.push('## A step\'s cost against the size of guest memory (100 programs beside the reference)', '', when(r.memory), '');
+    md.push('| model | 2,000 pages / none | 30,000 pages / none (target <= 1.2) |', '|---|---|---|');
+    for (const x of r.memory.rows) md.push(`| ${x.model} | ${fixed(x.pages2000)} | ${fixed(x.pages30000)} (${yes(x.pages30000 <= 1.2)}) |`);
+    md.push('');
+  }
+  if (r.start !== undefined) {
+    const s = r.start;
+    md.push('## `npm start` at the default budget (7 properties x 3 models, 1,000 programs of up to 50 commands, seed 1)', '', when(s), '', `Wall time **${fixed(s.seconds, 1)} s** on both cores (target <= 60 s: ${yes(s.seconds <= 60)}); ${s.summary}.`, '');
+  }
+  if (r.detection !== undefined) {
+    md.push(`## Detection of the seeded variants (${r.detection.seeds} seeds each, default budget)`, '', when(r.detection), '');
+    md.push('Seconds to failure: the check whose property failed after the fewest programs, up to its first failing program; "with shrinking" adds the minimisation.', '');
+    md.push('| variant | caught | median programs to failure | median seconds to failure (target < 0.5) | with shrinking | median shrunk steps | median shortest (any property) |', '|---|---|---|---|---|---|---|');
+    for (const d of r.detection.variants) {
+      const sec = medianOf(d.secondsToFailure);
+      const shrinking = medianOf(d.secondsWithShrinking);
+      md.push(`| ${d.variant} | ${d.caught}/${d.seeds} | ${medianOf(d.programs) ?? '-'} | ${sec === null ? '-' : `${fixed(sec)} (${yes(sec < 0.5)})`} | ${shrinking === null ? '-' : fixed(shrinking)} | ${medianOf(d.lengths) ?? '-'} | ${medianOf(d.shortest) ?? '-'} |`);
+    }
+    md.push('');
+  }
+  if (r.exhaustive !== undefined) {
+    const { depthSix: six, reach60, shards, variantsAtDepthSix: found } = r.exhaustive;
+    md.push('## Exhaustive search (default configuration, 13 events)', '', when(r.exhaustive), '');
+    md.push(`Depth 6, the three models on two threads: **${fixed(six.wall, 1)} s** wall (target < 60 s: ${yes(six.wall < 60 && six.models.every((m) => m.passed))}).`, '');
+    md.push('| model | steps run | distinct states | seconds | verdict | depth completed in 60 s |', '|---|---|---|---|---|---|');
+    for (const m of six.models) md.push(`| ${m.model} | ${m.transitions} | ${m.distinct} | ${fixed(m.seconds, 1)} | ${m.passed ? 'pass' : 'FAIL'} | ${reach60.find((x) => x.model === m.model)?.depthCompleted ?? '-'} |`);
+    md.push('', `Two shards on two threads against one search (npt, depth 6): ${fixed(shards.whole, 1)} s against ${fixed(shards.shards, 1)} s, **${fixed(shards.speedup)}x** (steps ${shards.transitionsWhole} against ${shards.transitionsShards}: a state both shards reach is explored by both).`, '');
+    md.push('Seeded variants at depth 6 over the default configuration:', '', '| variant | shortest failing program | seconds |', '|---|---|---|');
+    for (const v of found) md.push(`| ${v.variant} | ${v.found === null ? 'none within depth 6 (its bug needs an event the configuration lacks)' : `${v.found} steps`} | ${fixed(v.seconds, 1)} |`);
+    md.push('');
+  }
+  if (r.minimum !== undefined) {
+    md.push('## Shrunk counterexamples against their exhaustive minimum', '', when(r.minimum), '');
+    md.push(`For each committed trace (counterexamples/seeded/, shrunk by the random suite), the least length of a program failing the same property on the same variant over the default alphabet and the trace's own steps, searched up to one step short of the trace (at most ${r.minimum.budgetSeconds} s each).`, '');
+    md.push('| variant | property | shrunk | exhaustive minimum | within one step |', '|---|---|---|---|---|');
+    for (const m of r.minimum.variants) {
+      // With the search stopped, the minimum is at least passesUpTo + 1: within one step if the trace is no longer than that plus one.
+      const within = m.minimum !== null ? m.shrunk - m.minimum <= 1 : m.shrunk - (m.passesUpTo + 1) <= 1;
+      md.push(`| ${m.variant} | ${m.property} | ${m.shrunk} | ${m.minimum ?? `> ${m.passesUpTo} (stopped after ${fixed(m.seconds, 0)} s)`} | ${yes(within)} |`);
+    }
+    md.push('');
+  }
+  return `${md.join('\n')}\n`;
+}
+
 export function main(argv: readonly string[], io: Io): number {
   const { values } = parseOptions(argv, {
     seeds: { type: 'string' }, 'minimum-seconds': { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -56,84 +142,43 @@ export function main(argv: readonly string[], io: Io): number {
   for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new UsageError(`unknown section '${s}' (known: ${SECTIONS.join(', ')})`);
   const want = (s: Section): boolean => only.includes(s);
 
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, seeds };
-  const md: string[] = [
-    '# Benchmark results',
-    '',
-    `Written by \`npm run bench\` on ${String(results.date).slice(0, 10)} (Node ${process.version}, ${cpus().length} cores). Ratios are measured within one run; absolute figures depend on the machine and its load. The raw figures are in [results.json](results.json).`,
-    '',
-  ];
-  const say = (line: string): void => io.out(line);
-
+  const dir = new URL('./', import.meta.url).pathname;
+  // Sections not measured now keep the figures of their last run.
+  let results: Results = {};
+  if (existsSync(`${dir}results.json`)) {
+    try {
+      results = JSON.parse(readFileSync(`${dir}results.json`, 'utf8')) as Results;
+    } catch {
+      results = {};
+    }
+  }
   if (want('throughput')) {
-    say('throughput ...');
-    const t = throughput();
-    results.throughput = t;
-    md.push('## Throughput (300 sample programs, seed 7)', '', `Baseline, one Sv39 hart over plain mutable Maps with nothing checked (bench/baseline.ts): **${fixed(t.baseline, 0)} commands/s**.`, '');
-    md.push('| model | alone (commands/s) | beside the reference | every property checked | checked / alone (target >= 0.1) | alone / baseline |', '|---|---|---|---|---|---|');
-    for (const m of t.models) md.push(`| ${m.model} | ${fixed(m.alone, 0)} | ${fixed(m.beside, 0)} | ${fixed(m.checked, 0)} | ${fixed(m.checked / m.alone, 3)} (${yes(m.checked / m.alone >= 0.1)}) | ${fixed(m.alone / t.baseline, 3)} |`);
-    md.push('');
+    io.out('throughput ...');
+    results.throughput = { ...throughput(), ...measured() };
   }
   if (want('memory')) {
-    say('memory scaling ...');
-    const m = memoryScaling();
-    results.memory = m;
-    md.push('## A step\'s cost against the size of guest memory (100 programs beside the reference)', '');
-    md.push('| model | 2,000 pages / none | 30,000 pages / none (target <= 1.2) |', '|---|---|---|');
-    for (const x of m) md.push(`| ${x.model} | ${fixed(x.pages2000)} | ${fixed(x.pages30000)} (${yes(x.pages30000 <= 1.2)}) |`);
-    md.push('');
+    io.out('memory scaling ...');
+    results.memory = { rows: memoryScaling(), ...measured() };
   }
   if (want('start')) {
-    say('npm start ...');
-    const s = startWall();
-    results.start = s;
-    md.push('## `npm start` at the default budget (7 properties x 3 models, 1,000 programs of up to 50 commands, seed 1)', '', `Wall time **${fixed(s.seconds, 1)} s** on both cores (target <= 60 s: ${yes(s.seconds <= 60)}); ${s.summary}.`, '');
+    io.out('npm start ...');
+    results.start = { ...startWall(), ...measured() };
   }
   if (want('detection')) {
-    say(`detection, ${seeds} seeds per variant ...`);
-    const ds: Detection[] = VARIANTS.map((v) => detect(v, seeds));
-    results.detection = ds;
-    md.push(`## Detection of the seeded variants (${seeds} seeds each, default budget)`, '');
-    md.push('| variant | caught | median programs to failure | median seconds to failure (target < 0.5) | with shrinking | median shrunk steps | median shortest (any property) |', '|---|---|---|---|---|---|---|');
-    for (const d of ds) {
-      const sec = medianOf(d.secondsToFailure);
-      const shrinking = medianOf(d.secondsWithShrinking);
-      md.push(`| ${d.variant} | ${d.caught}/${d.seeds} | ${medianOf(d.programs) ?? '-'} | ${sec === null ? '-' : `${fixed(sec)} (${yes(sec < 0.5)})`} | ${shrinking === null ? '-' : fixed(shrinking)} | ${medianOf(d.lengths) ?? '-'} | ${medianOf(d.shortest) ?? '-'} |`);
-    }
-    md.push('');
+    io.out(`detection, ${seeds} seeds per variant ...`);
+    results.detection = { seeds, variants: VARIANTS.map((v) => detect(v, seeds)), ...measured() };
   }
   if (want('exhaustive')) {
-    say('exhaustive ...');
-    const six = depthSix();
-    const r60 = reach(60);
-    const shards = shardSpeedup('npt', 6);
-    const found = variantsAtDepthSix();
-    results.exhaustive = { depthSix: six, reach60: r60, shards, variantsAtDepthSix: found };
-    md.push('## Exhaustive search (default configuration, 13 events)', '');
-    md.push(`Depth 6, the three models on two threads: **${fixed(six.wall, 1)} s** wall (target < 60 s: ${yes(six.wall < 60 && six.models.every((m) => m.passed))}).`, '');
-    md.push('| model | steps run | distinct states | seconds | verdict | depth completed in 60 s |', '|---|---|---|---|---|---|');
-    for (const m of six.models) md.push(`| ${m.model} | ${m.transitions} | ${m.distinct} | ${fixed(m.seconds, 1)} | ${m.passed ? 'pass' : 'FAIL'} | ${r60.find((x) => x.model === m.model)?.depthCompleted ?? '-'} |`);
-    md.push('', `Two shards on two threads against one search (npt, depth 6): ${fixed(shards.whole, 1)} s against ${fixed(shards.shards, 1)} s, **${fixed(shards.speedup)}x** (steps ${shards.transitionsWhole} against ${shards.transitionsShards}: a state both shards reach is explored by both).`, '');
-    md.push('Seeded variants at depth 6 over the default configuration:', '', '| variant | shortest failing program | seconds |', '|---|---|---|');
-    for (const v of found) md.push(`| ${v.variant} | ${v.found === null ? 'none within depth 6 (its bug needs an event the configuration lacks)' : `${v.found} steps`} | ${fixed(v.seconds, 1)} |`);
-    md.push('');
+    io.out('exhaustive ...');
+    results.exhaustive = { depthSix: depthSix(), reach60: reach(60), shards: shardSpeedup('npt', 6), variantsAtDepthSix: variantsAtDepthSix(), ...measured() };
   }
   if (want('minimum')) {
-    say(`minimum lengths, up to ${minimumSeconds} s each ...`);
-    const ms = variantMinimums(minimumSeconds);
-    results.minimum = ms;
-    md.push(`## Shrunk counterexamples against their exhaustive minimum`, '', 'For each committed trace (counterexamples/seeded/, shrunk by the random suite), the least length of a program failing the same property on the same variant over the default alphabet and the trace\'s own steps, searched up to one step short of the trace.', '');
-    md.push('| variant | property | shrunk | exhaustive minimum | within one step |', '|---|---|---|---|---|');
-    for (const m of ms) {
-      const within = m.minimum !== null ? m.shrunk - m.minimum <= 1 : m.shrunk - (m.passesUpTo + 1) <= 1;
-      md.push(`| ${m.variant} | ${m.property} | ${m.shrunk} | ${m.minimum ?? `> ${m.passesUpTo} (stopped after ${fixed(m.seconds, 0)} s)`} | ${yes(within)} |`);
-    }
-    md.push('');
+    io.out(`minimum lengths, up to ${minimumSeconds} s each ...`);
+    results.minimum = { budgetSeconds: minimumSeconds, variants: variantMinimums(minimumSeconds), ...measured() };
   }
-  const dir = new URL('./', import.meta.url).pathname;
   writeFileSync(`${dir}results.json`, `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(`${dir}RESULTS.md`, `${md.join('\n')}\n`);
-  io.out(`written: bench/results.json, bench/RESULTS.md`);
+  writeFileSync(`${dir}RESULTS.md`, render(results));
+  io.out('written: bench/results.json, bench/RESULTS.md');
   return 0;
 }
 
