@@ -60,9 +60,15 @@ interface Measured {
   readonly commit: string;
 }
 
+/** The commit the run started at (and whether files differed from it), read once: a commit made while it runs is not what ran. */
+const COMMIT = ((): string => {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout.trim() !== '';
+  return head === '' ? 'unknown' : `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
+})();
+
 function measured(): Measured {
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
-  return { date: new Date().toISOString(), node: process.version, cpus: cpus().length, commit: commit === '' ? 'unknown' : commit };
+  return { date: new Date().toISOString(), node: process.version, cpus: cpus().length, commit: COMMIT };
 }
 
 const when = (m: Measured): string => `_measured ${m.date.slice(0, 16).replace('T', ' ')} UTC at ${m.commit}, Node ${m.node}, ${m.cpus} cores_`;
