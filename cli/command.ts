@@ -38,6 +38,21 @@ function parseArgsMessage(e: Error & { code?: unknown }): string {
 const isParseArgsError = (e: unknown): e is TypeError & { code: string } =>
   e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS');
 
+/** A comma-separated list of known names: an empty list or item would run nothing and report success, so both are refused. */
+export function listOf<T extends string>(name: string, raw: string | undefined, known: readonly T[]): readonly T[] | null {
+  if (raw === undefined) return null;
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.every((s) => s === '')) throw new UsageError(`--${name} names nothing (known: ${known.join(', ')})`);
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (item === '') throw new UsageError(`--${name} has an empty name in '${raw}'`);
+    if (!(known as readonly string[]).includes(item)) throw new UsageError(`unknown ${name} '${item}' (known: ${known.join(', ')})`);
+    if (seen.has(item)) throw new UsageError(`--${name} names '${item}' twice`);
+    seen.add(item);
+  }
+  return items as T[];
+}
+
 /** The one file a command takes as its positional argument, or a usage error saying how many it got. */
 export function oneFile(positionals: readonly string[], usage: string): string {
   const [file] = positionals;

@@ -19,10 +19,10 @@ import { MIN_FLOOR_DEPTH, floorsFor } from '../properties/exhaustive.ts';
 import { parseCount } from '../properties/seed.ts';
 import { describeEvent } from '../properties/run.ts';
 import { saveCounterexample } from '../counterexamples/store.ts';
-import { UsageError, isMain, parseOptions, runCommand } from './command.ts';
+import { UsageError, isMain, listOf, parseOptions, runCommand } from './command.ts';
 import { type Io, paint, tableStyle } from './output.ts';
 import { type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
-import { runPool, workerCount } from './pool.ts';
+import { envWorkers, runPool, workerCount } from './pool.ts';
 
 const USAGE = 'usage: npm run exhaustive -- [--depth K] [--config NAME] [--model npt,tsp,ssp | --variant NAME] [--harts 1] [--shard I/N] [--seconds S] [--out FILE] [--list] | --merge FILE...';
 
@@ -49,14 +49,6 @@ function parseShard(raw: string): { index: number; count: number } {
   const count = m === null ? NaN : Number(m[2]);
   if (!(count >= 1 && index >= 1 && index <= count && count <= 1024)) throw new UsageError(`--shard '${raw}' is not I/N with 1 <= I <= N <= 1024`);
   return { index: index - 1, count };
-}
-
-function parseModels(raw: string | undefined): readonly ModelName[] | null {
-  if (raw === undefined) return null;
-  const items = raw.split(',').map((s) => s.trim());
-  for (const item of items) if (!(MODEL_NAMES as readonly string[]).includes(item)) throw new UsageError(`unknown model '${item}' (known: ${MODEL_NAMES.join(', ')})`);
-  if (new Set(items).size !== items.length) throw new UsageError(`--model names a model twice in '${raw}'`);
-  return items as ModelName[];
 }
 
 /** The command line that runs the same search again. */
@@ -316,16 +308,11 @@ export function main(argv: readonly string[], io: Io): number {
   const depth = values.depth === undefined ? DEFAULT_DEPTH : parseCount(values.depth, '--depth');
   if (depth > 12) throw new UsageError(`--depth ${depth}: at most 12 (the number of programs grows as the alphabet to the depth)`);
   return searchMain({
-    depth, config, models: parseModels(values.model), variant: values.variant ?? null,
+    depth, config, models: listOf<ModelName>('model', values.model, MODEL_NAMES), variant: values.variant ?? null,
     shard: values.shard === undefined ? null : parseShard(values.shard), out: values.out ?? null,
     seconds: values.seconds === undefined ? null : parseCount(values.seconds, '--seconds'),
   }, io);
 }
 
-/** SSP_SPEC_WORKERS: how many threads run the searches (default: one per core; 1 runs them in the main thread). */
-function envWorkers(): number | null {
-  const raw = process.env.SSP_SPEC_WORKERS;
-  return raw === undefined || raw === '' ? null : parseCount(raw, 'SSP_SPEC_WORKERS');
-}
 
 if (isMain(import.meta.url)) runCommand('exhaustive', main);

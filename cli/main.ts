@@ -4,7 +4,7 @@
  * reproduce the run. Exit 0 if everything passed, 1 if a property failed or was
  * vacuous, 2 for bad options. The checks run on every core (cli/check-pool.ts).
  */
-import { UsageError, isMain, parseOptions, runCommand } from './command.ts';
+import { UsageError, isMain, listOf, parseOptions, runCommand } from './command.ts';
 import { type Io, styleText, tableStyle } from './output.ts';
 import Table from 'cli-table3';
 import type { ModelName } from '../model/machine.ts';
@@ -16,25 +16,11 @@ import { EVENT_NAMES } from '../properties/run.ts';
 import { DEFAULT_BUDGET } from '../properties/suite.ts';
 import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
 import { runChecks, workerCount } from './check-pool.ts';
+import { envWorkers } from './pool.ts';
 import type { CheckOutcome, CheckTask } from './checks.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
 
-
-/** A comma-separated list of known names: an empty list or item would run nothing and report success, so both are refused. */
-function listOf<T extends string>(name: string, raw: string | undefined, known: readonly T[]): readonly T[] | null {
-  if (raw === undefined) return null;
-  const items = raw.split(',').map((s) => s.trim());
-  if (items.every((s) => s === '')) throw new UsageError(`--${name} names nothing (known: ${known.join(', ')})`);
-  const seen = new Set<string>();
-  for (const item of items) {
-    if (item === '') throw new UsageError(`--${name} has an empty name in '${raw}'`);
-    if (!(known as readonly string[]).includes(item)) throw new UsageError(`unknown ${name} '${item}' (known: ${known.join(', ')})`);
-    if (seen.has(item)) throw new UsageError(`--${name} names '${item}' twice`);
-    seen.add(item);
-  }
-  return items as T[];
-}
 
 export interface StartOptions {
   readonly help: boolean;
@@ -148,11 +134,6 @@ export function main(argv: readonly string[], io: Io): number {
   return failed === 0 ? 0 : 1;
 }
 
-/** SSP_SPEC_WORKERS: how many threads run the checks (default: one per core; 1 runs them in the main thread). */
-function envWorkers(): number | null {
-  const raw = process.env.SSP_SPEC_WORKERS;
-  return raw === undefined || raw === '' ? null : parseCount(raw, 'SSP_SPEC_WORKERS');
-}
 
 function verdictText(v: CheckOutcome['verdict']): string {
   return v === 'pass' ? styleText('green', 'PASS') : v === 'fail' ? styleText('red', 'FAIL') : styleText('yellow', 'VACUOUS');

@@ -7,6 +7,7 @@
  * and `npm run exhaustive` (cli/exhaustive.ts).
  */
 import { availableParallelism } from 'node:os';
+import { parseCount } from '../properties/seed.ts';
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort, workerData } from 'node:worker_threads';
 
 /** What a worker posts: the outcome of task `index`, or the stack of a bug. */
@@ -15,6 +16,12 @@ type WorkerMessage<O> = { readonly index: number; readonly outcome: O } | { read
 /** Slots of the shared counters: [0] outcomes posted (what the main thread waits on), [1] next task to take. */
 const POSTED = 0;
 const NEXT = 1;
+
+/** SSP_SPEC_WORKERS: how many threads run the tasks (default: one per core; 1 runs them in the main thread). */
+export function envWorkers(): number | null {
+  const raw = process.env.SSP_SPEC_WORKERS;
+  return raw === undefined || raw === '' ? null : parseCount(raw, 'SSP_SPEC_WORKERS');
+}
 
 /** How many threads to run tasks on: one per core, at most one per task. */
 export function workerCount(tasks: number, requested: number | null): number {

@@ -284,7 +284,7 @@ describe('bad options: one line and exit 2, in every command line', () => {
     [['--depth', '13'], /--depth 13: at most 12/],
     [['--config', 'nope'], /unknown configuration 'nope' \(known: default, wide, small\)/],
     [['--model', 'x'], /unknown model 'x'/],
-    [['--model', 'ssp,ssp'], /names a model twice/],
+    [['--model', 'ssp,ssp'], /--model names 'ssp' twice/],
     [['--variant', 'x'], /unknown variant 'x'/],
     [['--variant', 'ssp-no-sync-on-va-fence', '--model', 'ssp'], /cannot be used together/],
     [['--harts', '2'], /--harts: only 1 for now/],
