@@ -15,7 +15,7 @@
 import { enableMapSet, produce } from 'immer';
 import { type Gpa, type Hpa, PAGE_SHIFT, hpa } from '../spec/address.ts';
 import { type GuestConfig, inRam } from '../spec/config.ts';
-import { type Memory, emptyMemory, pageWords, pagesOf, readWord, writePage, writeWord } from '../spec/memory.ts';
+import { type Memory, emptyMemory, movePages, pageWords, pagesOf, readWord, writePage, writeWord } from '../spec/memory.ts';
 
 export type HostEvent =
   | { readonly kind: 'hostRemap'; readonly gpn: bigint }
@@ -58,8 +58,8 @@ export const bootFrame = (gpn: bigint): bigint => gpn + BOOT_OFFSET;
 
 /** `tablePoolBase` is a parameter only so that a seeded bug can misplace the pool (model/variants.ts). */
 export function initialHost(cfg: GuestConfig, guestMem: Memory, tablePoolBase = TABLE_POOL_BASE): HostState {
-  let mem: Memory = emptyMemory;
-  for (const [gpn, words] of pagesOf(guestMem)) mem = writePage(mem, bootFrame(gpn), words);
+  // Guest page g is backed by frame bootFrame(g) = g + BOOT_OFFSET: the guest's memory, every page moved up.
+  const mem = movePages(guestMem, BOOT_OFFSET);
   const pool = Array.from({ length: TABLE_POOL_FRAMES }, (_v, i) => tablePoolBase + BigInt(TABLE_POOL_FRAMES - 1 - i));
   return { cfg, mem, p2m: new Map(), backs: new Map(), nextFreeFrame: FREE_BASE, dirty: new Set(), freeTableFrames: pool, tableFrames: new Set() };
 }
