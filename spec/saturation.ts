@@ -85,52 +85,54 @@ export function saturateWalks<T, A extends bigint>(base: Saturated<T, A>, space:
   if (roots.length === 0) return base;
   const cache = new GrowingCache(base);
   let grew = true;
+  let visited = new Map<bigint, Set<number>>();
+  // One closure for the whole saturation, not one per root and page: this is the reference's inner loop.
+  const visit = (root: number, tag: T, page: PageGeometry, level: Level, tableBase: bigint, inShared: boolean): void => {
+    const at = page.levels[level];
+    // One visit per (root, page, level, table, shared) per pass: the walks below it are the same.
+    const mark = ((root * pages.length + page.index) * 3 + level) * 2 + (inShared ? 1 : 0);
+    const seen = visited.get(tableBase);
+    // Stryker disable ConditionalExpression: forgetting or ignoring marks only repeats visits, and revisiting a marked walk adds nothing it did not add the first time (more work, same cache)
+    if (seen === undefined) visited.set(tableBase, new Set([mark]));
+    else if (seen.has(mark)) return;
+    else seen.add(mark);
+    // Stryker restore ConditionalExpression
+    const pteAddr = space.address(tableBase + at.offset);
+    // Each value this read may return, with whether the walk is inside a shared subtree below it
+    // (a value listed twice is visited once: the mark above stops the second visit).
+    const continuations: { readonly pte: bigint; readonly inShared: boolean }[] = [];
+    const m = space.memory(pteAddr);
+    if (m !== null) {
+      const s = shared !== null && (inShared || shared.enters(m));
+      if (cache.add({ tag: s && shared !== null ? shared.tag : tag, level, prefix: at.prefix, pteAddr, pte: m }, at.key) === 'late') grew = true;
+      if (goesOn(level, m)) continuations.push({ pte: m, inShared: s });
+    }
+    for (const e of cache.at(at.key)) {
+      const isShared = shared !== null && e.tag === shared.tag;
+      if ((isShared || e.tag === tag) && goesOn(level, e.pte)) continuations.push({ pte: e.pte, inShared: isShared });
+    }
+    for (const c of continuations) visit(root, tag, page, (level - 1) as Level, ptePpn(c.pte) << PAGE_SHIFT, c.inShared);
+  };
   // An entry added to a key that this pass had already read may serve those reads: pass again until none is.
   while (grew) {
     grew = false;
     cache.newPass();
-    const visited = new Map<bigint, Set<number>>();
+    visited = new Map();
     for (const [root, { tag, table }] of roots.entries()) {
       for (const page of pages) {
-        const visit = (level: Level, tableBase: bigint, inShared: boolean): void => {
-          const at = page.levels[level];
-          // One visit per (root, page, level, table, shared) per pass: the walks below it are the same.
-          const mark = ((root * pages.length + page.index) * 3 + level) * 2 + (inShared ? 1 : 0);
-          const seen = visited.get(tableBase);
-          // Stryker disable ConditionalExpression: forgetting or ignoring marks only repeats visits, and revisiting a marked walk adds nothing it did not add the first time (more work, same cache)
-          if (seen === undefined) visited.set(tableBase, new Set([mark]));
-          else if (seen.has(mark)) return;
-          else seen.add(mark);
-          // Stryker restore ConditionalExpression
-          const pteAddr = space.address(tableBase + at.offset);
-          // Each value this read may return, with whether the walk is inside a shared subtree below it
-          // (a value listed twice is visited once: the mark above stops the second visit).
-          const continuations: { readonly pte: bigint; readonly inShared: boolean }[] = [];
-          const goOn = (pte: bigint, s: boolean): void => {
-            if (level > 0 && isValidPointer(pte)) continuations.push({ pte, inShared: s });
-          };
-          const m = space.memory(pteAddr);
-          if (m !== null) {
-            const s = shared !== null && (inShared || shared.enters(m));
-            if (cache.add({ tag: s && shared !== null ? shared.tag : tag, level, prefix: at.prefix, pteAddr, pte: m }, at.key) === 'late') grew = true;
-            goOn(m, s);
-          }
-          for (const e of cache.at(at.key)) {
-            const isShared = shared !== null && e.tag === shared.tag;
-            if (isShared || e.tag === tag) goOn(e.pte, isShared);
-          }
-          for (const c of continuations) visit((level - 1) as Level, ptePpn(c.pte) << PAGE_SHIFT, c.inShared);
-        };
-        visit(2, table, false);
+        visit(root, tag, page, 2, table, false);
         if (shared === null) continue;
         for (const e of cache.at(page.levels[1].key)) {
-          if (e.tag === shared.tag && isValidPointer(e.pte)) visit(0, ptePpn(e.pte) << PAGE_SHIFT, true);
+          if (e.tag === shared.tag && isValidPointer(e.pte)) visit(root, tag, page, 0, ptePpn(e.pte) << PAGE_SHIFT, true);
         }
       }
     }
   }
   return cache.grown() ? cache.result() : base;
 }
+
+/** Whether a walk goes on from a PTE it read at `level`: a valid pointer above level 0. */
+const goesOn = (level: Level, pte: bigint): boolean => level > 0 && isValidPointer(pte);
 
 /** The saturated cache while saturation adds to it: the immutable cache, with the keys that grew copied. */
 class GrowingCache<T, A extends bigint> {
