@@ -71,7 +71,7 @@ export function writeWord(mem: Memory, addr: bigint, value: bigint): Memory {
  * cost does not grow with the number of pages.
  */
 export function movePages(mem: Memory, by: bigint): Memory {
-  // Stryker disable next-line ConditionalExpression,BlockStatement: an internal invariant; the one caller moves by a constant multiple of 4,096 pages
+  // Stryker disable next-line ConditionalExpression: an internal invariant that never fails; the one caller moves by a constant multiple of 4,096 pages
   if ((by & 0xfffn) !== 0n) throw new Error(`pages can move only by a multiple of 4096, not ${by}`);
   return { top: new Map([...mem.top].map(([t, mid]) => [t + (by >> 12n), mid])) };
 }
