@@ -15,7 +15,7 @@
 import { enableMapSet, produce } from 'immer';
 import { type Gpa, type Hpa, PAGE_SHIFT, hpa } from '../spec/address.ts';
 import { type GuestConfig, inRam } from '../spec/config.ts';
-import { type Memory, emptyMemory, pageWords, pagesOf, readWord, writePage, writeWord } from '../spec/memory.ts';
+import { type Memory, emptyMemory, movePages, pageWords, pagesOf, readWord, writePage, writeWord } from '../spec/memory.ts';
 
 export type HostEvent =
   | { readonly kind: 'hostRemap'; readonly gpn: bigint }
@@ -58,8 +58,8 @@ export const bootFrame = (gpn: bigint): bigint => gpn + BOOT_OFFSET;
 
 /** `tablePoolBase` is a parameter only so that a seeded bug can misplace the pool (model/variants.ts). */
 export function initialHost(cfg: GuestConfig, guestMem: Memory, tablePoolBase = TABLE_POOL_BASE): HostState {
-  let mem: Memory = emptyMemory;
-  for (const [gpn, words] of pagesOf(guestMem)) mem = writePage(mem, bootFrame(gpn), words);
+  // Guest page g is backed by frame bootFrame(g) = g + BOOT_OFFSET: the guest's memory, every page moved up.
+  const mem = movePages(guestMem, BOOT_OFFSET);
   const pool = Array.from({ length: TABLE_POOL_FRAMES }, (_v, i) => tablePoolBase + BigInt(TABLE_POOL_FRAMES - 1 - i));
   return { cfg, mem, p2m: new Map(), backs: new Map(), nextFreeFrame: FREE_BASE, dirty: new Set(), freeTableFrames: pool, tableFrames: new Set() };
 }
@@ -116,14 +116,20 @@ export function hostStore(h: HostState, a: Hpa, value: bigint): HostState {
   return { ...h, mem: writeWord(h.mem, a, value) };
 }
 
+/*
+ * The drafts below cover only the p2m, its inverse and the dirty log, never the whole
+ * HostState: immer freezes what it returns deeply, and over `mem` that would walk
+ * every populated page of guest memory, making a host event cost grow with it.
+ */
 function setMapping(h: HostState, gpn: bigint, m: HostMapping): HostState {
-  return produce(h, (d) => {
+  const maps = produce({ p2m: h.p2m, backs: h.backs }, (d) => {
     const old = hostMapping(h, gpn);
     d.backs.delete(old.hpn);
     if (m.hpn === bootFrame(gpn) && !m.writeProtected) d.p2m.delete(gpn);
     else d.p2m.set(gpn, m);
     if (m.hpn !== bootFrame(gpn)) d.backs.set(m.hpn, gpn);
   });
+  return { ...h, ...maps };
 }
 
 /** The guest's memory as it sees it: every page backed for it, read through the p2m. */
@@ -155,8 +161,8 @@ export function setWriteProtected(h: HostState, gpn: bigint, writeProtected: boo
 
 /** Dirty logging: a store hit a write-protected page; log it and give write access back. */
 export function logDirty(h: HostState, gpn: bigint): HostState {
-  const logged = produce(h, (d) => {
-    d.dirty.add(gpn);
+  const dirty = produce(h.dirty, (d) => {
+    d.add(gpn);
   });
-  return setWriteProtected(logged, gpn, false);
+  return setWriteProtected({ ...h, dirty }, gpn, false);
 }

@@ -20,7 +20,7 @@ import {
   guestRead, hostAddress, hostMapping, hostStore, initialHost, logDirty, remapPage, setWriteProtected,
 } from './host.ts';
 import {
-  LivelockError, type HostTranslationView, type Machine, type MachineEvent, type Observation, type ShadowLeafView, type SnapshotValue,
+  LivelockError, type HostTranslationView, type Machine, type MachineEvent, type Observation, type ShadowLeafView, type ShadowPageView, type SnapshotValue,
   type StepResult,
 } from './machine.ts';
 import {
@@ -342,9 +342,29 @@ function leavesOf(s: ShadowState, key: string, root: bigint): ShadowLeafView[] {
   return out;
 }
 
-function shadowLeaves(s: ShadowState): ShadowLeafView[] {
-  return [...s.mmu.roots].flatMap(([key, root]) => leavesOf(s, key, root));
+/**
+ * A view computed once per state: states are immutable and views pure, so a caller
+ * cannot tell (several properties view the same state after each step).
+ */
+function viewOncePerState<R>(view: (s: ShadowState) => R): (s: ShadowState) => R {
+  const known = new WeakMap<ShadowState, { readonly value: R }>();
+  return (s) => {
+    const had = known.get(s);
+    // Stryker disable next-line ConditionalExpression: a memo of a pure function of an immutable state
+    if (had !== undefined) return had.value;
+    const value = view(s);
+    known.set(s, { value });
+    return value;
+  };
 }
+
+const shadowLeaves = viewOncePerState((s): readonly ShadowLeafView[] => [...s.mmu.roots].flatMap(([key, root]) => leavesOf(s, key, root)));
+
+/** Every shadow page, with its present entries. */
+const shadowPages = viewOncePerState((s): readonly ShadowPageView[] => [...s.mmu.pages.values()].map((sp) => ({
+  frame: sp.frame, level: sp.role.level, prefix: sp.role.prefix, tag: sp.role.tag, source: sp.role.source, unsync: sp.unsync, links: sp.links,
+  entries: [...(s.mmu.ghosts.get(sp.frame) ?? [])].map(([slot, g]) => ({ slot, pte: shadowPte(s, sp.frame, slot), guestPteAddr: g.guestPteAddr, guestPte: g.guestPte })),
+})));
 
 function hostTranslations(s: ShadowState): HostTranslationView[] {
   const out: HostTranslationView[] = [];
@@ -420,10 +440,7 @@ export function shadowMachine(policy: ShadowPolicy): Machine<ShadowState> {
       hostTranslations,
       protectedPageTables: (s) => (policy.writeProtectPageTables ? protectedPageTables(s) : new Set()),
       tableFrames: (s) => s.host.tableFrames,
-      shadowPages: (s) => [...s.mmu.pages.values()].map((sp) => ({
-        frame: sp.frame, level: sp.role.level, prefix: sp.role.prefix, tag: sp.role.tag, source: sp.role.source, unsync: sp.unsync, links: sp.links,
-        entries: [...(s.mmu.ghosts.get(sp.frame) ?? [])].map(([slot, g]) => ({ slot, pte: shadowPte(s, sp.frame, slot), guestPteAddr: g.guestPteAddr, guestPte: g.guestPte })),
-      })),
+      shadowPages,
       shadowRoots: (s) => ({ roots: s.mmu.roots, loaded: s.active }),
       snapshot: (s) => ({
         tables: tablesSnapshot(s),

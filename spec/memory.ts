@@ -64,6 +64,18 @@ export function writeWord(mem: Memory, addr: bigint, value: bigint): Memory {
   return writePage(mem, page, words);
 }
 
+/**
+ * The same words with every page moved `by` pages up: page p's words are at page
+ * p + by. `by` must be a multiple of 4,096 pages (one top-level entry, 16 MiB), so
+ * the move re-keys only the top of the trie and shares everything below it: its
+ * cost does not grow with the number of pages.
+ */
+export function movePages(mem: Memory, by: bigint): Memory {
+  // Stryker disable next-line ConditionalExpression: an internal invariant that never fails; the one caller moves by a constant multiple of 4,096 pages
+  if ((by & 0xfffn) !== 0n) throw new Error(`pages can move only by a multiple of 4096, not ${by}`);
+  return { top: new Map([...mem.top].map(([t, mid]) => [t + (by >> 12n), mid])) };
+}
+
 /** Every page with a non-zero word, in ascending order. */
 export function pagesOf(mem: Memory): [bigint, Page][] {
   const out: [bigint, Page][] = [];
