@@ -65,10 +65,12 @@ describe('npm run exhaustive', () => {
     expect(run(['--merge', bad]).err).toMatch(/not JSON/);
   });
 
-  test('--list names every configuration', () => {
+  test('--list names every configuration, its pages and its events', () => {
     const r = run(['--list']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^config default: .*\(13 events\)$/m);
+    expect(r.out).toMatch(/^ {2}pages: 0x80001000, 0x80201000$/m);
+    expect(r.out).toMatch(/^ {2}sfence\.vma 0x80001000, asid 1$/m);
     expect(r.out).toMatch(/^config small: /m);
   });
 });

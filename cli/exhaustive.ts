@@ -11,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import Table from 'cli-table3';
+import { hex } from '../spec/address.ts';
 import type { ModelName } from '../model/machine.ts';
 import { MODELS, MODEL_NAMES } from '../model/models.ts';
 import { VARIANTS, findVariant } from '../model/variants.ts';
@@ -289,7 +290,11 @@ export function main(argv: readonly string[], io: Io): number {
     return 0;
   }
   if (values.list === true) {
-    for (const c of CONFIGS) io.out(`config ${c.name}: ${c.description}`);
+    for (const c of CONFIGS) {
+      io.out(`config ${c.name}: ${c.description}`);
+      io.out(`  pages: ${c.universe.map(hex).join(', ')}`);
+      for (const e of c.alphabet) io.out(`  ${describeEvent(e)}`);
+    }
     return 0;
   }
   if (values.merge === true) {
