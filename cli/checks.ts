@@ -87,7 +87,7 @@ function counterexampleReport(r: PropertyResult, task: CheckTask, variantMachine
   const file = `counterexamples/runs/${onVariant ? task.variant : r.model}-${r.property.name}-seed${task.budget.seed}.itf.json`;
   const saved = saveCounterexample({
     file, machine: c.failsOn, correct: onVariant ? base : null, variant: onVariant ? (task.variant ?? 'none') : 'none', property: r.property.name,
-    guest: c.guest, events: c.events, seed: task.budget.seed, path: r.path ?? '',
+    guest: c.guest, ad: c.ad, events: c.events, seed: task.budget.seed, path: r.path ?? '',
   });
   if (saved.saved) plain(`saved: ${file}\nreplay: npm run replay -- ${file}\nview: npm run view -- ${file}`);
   else lines.push({ style: 'red', text: `not saved: ${saved.reason}` });

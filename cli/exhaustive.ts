@@ -180,7 +180,7 @@ function rowOf(o: SearchOutcome, config: ExhaustiveConfig, io: Io): Row {
     const file = `counterexamples/runs/exhaustive-${name}-${o.failure.property}-${config.name}-depth${o.failure.events.length}.itf.json`;
     const saved = saveCounterexample({
       file, machine, correct: task.variant === null ? null : MODELS[task.model], variant: task.variant ?? 'none', property: o.failure.property,
-      guest: 'arbitrary', events: o.failure.events, seed: 0, path: '', universe: config.universe, exhaustive: { config: config.name, depth: task.depth },
+      guest: 'arbitrary', ad: config.ad ?? 'svade', events: o.failure.events, seed: 0, path: '', universe: config.universe, exhaustive: { config: config.name, depth: task.depth },
     });
     if (!saved.saved) io.out(paint(io, 'red', `${label(task)}: counterexample not saved: ${saved.reason}`));
     failure = {

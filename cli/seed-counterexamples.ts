@@ -30,10 +30,10 @@ function main(argv: readonly string[], io: Io): number {
       const correct = MODELS[v.base];
       const r = checkProperty(spec, v.machine, { ...DEFAULT_BUDGET, seed: SEED }, { correct });
       if (r.counterexample === null) continue;
-      const { events, guest, failsOn } = r.counterexample;
+      const { events, guest, ad, failsOn } = r.counterexample;
       if (failsOn !== v.machine) throw new Error(`${v.name}: the counterexample fails on the correct ${v.base} too`);
       const file = new URL(`../counterexamples/seeded/${v.name}.itf.json`, import.meta.url).pathname;
-      const saved = saveCounterexample({ file, machine: v.machine, correct, variant: v.name, property: spec.name, guest, events, seed: SEED, path: r.path ?? '' });
+      const saved = saveCounterexample({ file, machine: v.machine, correct, variant: v.name, property: spec.name, guest, ad, events, seed: SEED, path: r.path ?? '' });
       if (!saved.saved) throw new Error(`${v.name}: ${saved.reason}`);
       io.out(`${v.name}: ${spec.name} after ${r.runs} programs, ${events.length} steps -> ${file}`);
       written = true;

@@ -18,7 +18,7 @@ import type { AccessKind, Privilege } from '../spec/walk.ts';
 import type { MachineEvent, ModelName, SnapshotValue } from '../model/machine.ts';
 import { findVariant } from '../model/variants.ts';
 import type { GuestKind } from '../properties/commands.ts';
-import { guestConfig } from '../properties/pools.ts';
+import { type AdMode, guestConfig } from '../properties/pools.ts';
 import type { PropertyName } from '../properties/run.ts';
 import { printable } from '../cli/output.ts';
 
@@ -49,6 +49,8 @@ export interface CounterexampleMeta {
   /** The seeded-bug variant the trace was found on, or "none". */
   readonly variant: string;
   readonly guest: GuestKind;
+  /** "svadu" for a guest whose hart sets A and D (henvcfg.ADUE=1); absent for Svade. */
+  readonly ad?: AdMode;
   /** 0..2^32-1 (files written before seeds were unsigned may hold a negative one). */
   readonly seed: number;
   readonly path: string;

@@ -120,7 +120,7 @@ function firstMismatch(t: LoadedTrace, run: RecordedRun): string | null {
 
 export function replayTrace(t: LoadedTrace, machine: AnyMachine, opts: { checkStates?: boolean; events?: readonly MachineEvent[] } = {}): ReplayResult {
   const run = recordRun(machine, opts.events ?? t.events, {
-    property: t.meta.property, guest: t.meta.guest, universe: t.universe, initialMemory: t.initialMemory,
+    property: t.meta.property, guest: t.meta.guest, ad: t.meta.ad ?? 'svade', universe: t.universe, initialMemory: t.initialMemory,
   });
   const steps = (): Iterable<TraceStep> => traceSteps(run);
   return { violation: run.violation, mismatch: opts.checkStates === true ? firstMismatch(t, run) : null, run, steps };

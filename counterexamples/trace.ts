@@ -11,7 +11,7 @@ import type { Memory } from '../spec/memory.ts';
 import { type HostState, guestMemoryView } from '../model/host.ts';
 import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { GuestKind } from '../properties/commands.ts';
-import { VAS, bootMemory, guestConfig } from '../properties/pools.ts';
+import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
 import { type PropertyName, findProperty } from '../properties/catalogue.ts';
 import { type TracedStep, type Violation, describeEvent, runProgram } from '../properties/run.ts';
 import { type CounterexampleMeta, type ItfState, type ItfTrace, type ItfValue, SCHEMA_VERSION, big, eventToItf, memoryToItf, toItf } from './itf.ts';
@@ -27,6 +27,8 @@ export const TRACE_VARS = ['step', 'action', 'priv', 'guestSatp', 'guestMemory',
 export interface TraceRun {
   readonly property: PropertyName;
   readonly guest: GuestKind;
+  /** Svade (the default) or Svadu. */
+  readonly ad?: AdMode;
   readonly universe?: readonly Gva[];
   readonly initialMemory?: Memory;
 }
@@ -35,6 +37,7 @@ export interface TraceRun {
 export interface RecordedRun {
   readonly machine: AnyMachine;
   readonly initialMemory: Memory;
+  readonly ad: AdMode;
   readonly records: readonly TracedStep[];
   readonly violation: Violation | null;
 }
@@ -45,9 +48,9 @@ export function recordRun(machine: AnyMachine, events: readonly MachineEvent[], 
   const property = findProperty(run.property);
   if (property === undefined) throw new Error(`recordRun: no property '${run.property}' in properties/catalogue.ts`);
   const r = runProgram(machine, events, {
-    properties: [property], guest: run.guest, record: true, initialMemory, universe: run.universe ?? VAS,
+    properties: [property], guest: run.guest, record: true, initialMemory, universe: run.universe ?? VAS, ad: run.ad ?? 'svade',
   });
-  return { machine, initialMemory, records: r.trace, violation: r.violation };
+  return { machine, initialMemory, ad: run.ad ?? 'svade', records: r.trace, violation: r.violation };
 }
 
 /**
@@ -76,7 +79,7 @@ export interface TraceStep {
 /** The states of a recorded run, boot state first, made one at a time (a long trace is never all in memory as ITF). */
 export function* traceSteps(r: RecordedRun): Generator<TraceStep> {
   const { machine } = r;
-  const snap0 = machine.view.snapshot(machine.init(guestConfig, r.initialMemory));
+  const snap0 = machine.view.snapshot(machine.init(configFor(r.ad), r.initialMemory));
   yield {
     index: 0, event: null, action: { kind: 'init', text: 'boot' }, priv: 'VS', guestSatp: { mode: 'bare' }, guestMemory: r.initialMemory,
     tables: toItf(snap0.tables), tlb: [...snap0.tlb], observation: '', allowed: [], traps: [], exits: {}, violation: '',
@@ -136,6 +139,8 @@ export interface TraceSource {
   readonly variant: string;
   readonly property: PropertyName;
   readonly guest: GuestKind;
+  /** Svade (the default) or Svadu. */
+  readonly ad?: AdMode;
   readonly events: readonly MachineEvent[];
   readonly seed: number;
   readonly path: string;
@@ -148,18 +153,21 @@ export interface TraceSource {
 /** The trace of a failing program, ending at the failing step. */
 export function buildTrace(src: TraceSource): ItfTrace {
   const universe = src.universe ?? VAS;
-  const { states, violation } = traceStates(src.machine, src.events, { property: src.property, guest: src.guest, universe });
+  const ad = src.ad ?? 'svade';
+  const { states, violation } = traceStates(src.machine, src.events, { property: src.property, guest: src.guest, universe, ad });
   if (violation === null) throw new Error('buildTrace: the program does not fail');
   const meta: CounterexampleMeta = {
     format: 'ITF',
     'format-description': 'https://apalache-mc.org/docs/adr/015adr-trace.html',
     source: 'ssp-spec',
     schema: SCHEMA_VERSION,
-    description: `${src.property} fails on ${src.machine.name}${src.variant === 'none' ? '' : ` (variant ${src.variant})`} at step ${violation.step + 1}${src.exhaustive === undefined ? '' : ` (a shortest program over exhaustive configuration ${src.exhaustive.config})`}: ${violation.message}`,
+    description: `${src.property} fails on ${src.machine.name}${src.variant === 'none' ? '' : ` (variant ${src.variant})`}${ad === 'svadu' ? ' with a Svadu guest' : ''} at step ${violation.step + 1}${src.exhaustive === undefined ? '' : ` (a shortest program over exhaustive configuration ${src.exhaustive.config})`}: ${violation.message}`,
     property: src.property,
     model: src.machine.name,
     variant: src.variant,
     guest: src.guest,
+    // Written only for Svadu, so that every file from before A/D modes reads as it always did.
+    ...(ad === 'svadu' ? { ad } : {}),
     seed: src.seed,
     path: src.path,
     ...(src.exhaustive === undefined ? {} : { exhaustive: src.exhaustive }),

@@ -39,7 +39,7 @@ function evidenceOf(tmp: string, variant: Variant, property: string): void {
 
   const file = join(tmp, `${variant.name}-${property}.itf.json`);
   const saved = saveCounterexample({
-    file, correct, machine: variant.machine, variant: variant.name, property: spec.name, guest: c.guest, events: c.events, seed: SEED, path: r.path ?? '',
+    file, correct, machine: variant.machine, variant: variant.name, property: spec.name, guest: c.guest, ad: c.ad, events: c.events, seed: SEED, path: r.path ?? '',
   });
   expect(saved).toEqual({ saved: true, file });
   const t = loadTrace(file);

@@ -28,6 +28,8 @@ export type Observation =
 export type ModelEvent =
   | 'hidden-fault'
   | 'injected-fault'
+  /** Svadu: the hypervisor set A or D in a guest PTE for the guest's hart (shadow paging). */
+  | 'ad-emulated'
   | 'shadow-resync'
   | 'shadow-zap'
   | 'hw-tlb-flush'

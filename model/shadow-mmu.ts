@@ -121,7 +121,15 @@ export type ShadowBug =
    */
   | 'pointer-change-leaf-flush'
   /** SSP's sp roles leave out the VA prefix: one sp per guest table is shared across the VA ranges it is reached from. */
-  | 'role-without-prefix';
+  | 'role-without-prefix'
+  /** Svadu: a store's exit makes the shadow leaf writable but never sets D in the guest's PTE. */
+  | 'dirty-in-shadow-only'
+  /** Svadu: a sync (or prefetch) shadows a guest leaf whose A is clear, so the access that uses it never sets A. */
+  | 'maps-unaccessed-leaf'
+  /** Svadu: the exit that sets D skips the dirty-log check and makes the shadow leaf writable even where dirty logging write-protects the frame. */
+  | 'dirty-emulation-ignores-host-write-protect'
+  /** Svadu: a shadow leaf takes W from the guest's W alone, as if D were set (the Svade rule read backwards). */
+  | 'writable-before-dirty';
 
 export interface ShadowPolicy {
   readonly name: ModelName;
@@ -162,6 +170,8 @@ export interface ShadowScratch {
   readonly flush: PendingFlush;
   /** What the hart did (model/machine.ts HartEvent). */
   readonly hart: HartEvent[];
+  /** The exit being served sets D in the guest's PTE (Svadu): only a seeded bug reads it. */
+  settingDirty: boolean;
 }
 
 export const has = (x: ShadowScratch, bug: ShadowBug): boolean => x.policy.bugs.has(bug);
@@ -214,15 +224,19 @@ type Desired =
   | { readonly kind: 'leaf'; readonly pte: bigint; readonly gpn: bigint };
 
 /**
- * Write permission for the guest pages [gpn, gpn+n): the guest's W (with D under
- * Svade), the host's write access, and, under TSP, no page-table page among them.
+ * Write permission for the guest pages [gpn, gpn+n): the guest's W with D set, the
+ * host's write access, and, under TSP, no page-table page among them. D is needed
+ * under both A/D modes: Svade, a store through D=0 faults (step 7); Svadu, the hart
+ * would set D, and the shadow's own D is not the guest's, so a clean page stays
+ * read-only in the shadow and its first store exits to set D (decision 0013).
  */
 function writable(x: ShadowScratch, guestLeaf: bigint, gpn: bigint, n: bigint, prot: ReadonlySet<bigint> | null): boolean[] {
-  const guestW = pteW(guestLeaf) && (!x.s.host.cfg.svade || pteD(guestLeaf));
+  const guestW = pteW(guestLeaf) && (pteD(guestLeaf) || (has(x, 'writable-before-dirty') && !x.s.host.cfg.svade));
   const out: boolean[] = [];
   for (let k = 0n; k < n; k++) {
     const page = gpn + k;
-    const hostW = has(x, 'leaf-ignores-host-write-protect') || !hostMapping(x.s.host, page).writeProtected;
+    const hostW = has(x, 'leaf-ignores-host-write-protect') || (x.settingDirty && has(x, 'dirty-emulation-ignores-host-write-protect'))
+      || !hostMapping(x.s.host, page).writeProtected;
     out.push(guestW && hostW && !(prot?.has(page) ?? false));
   }
   return out;
@@ -262,7 +276,7 @@ function childPrefix(x: ShadowScratch, parent: SpRole, slot: number): bigint {
 /**
  * What the shadow entry at `slot` of `sp` should hold, given the guest PTE it
  * mirrors. Anything the hart must not use on its own (an invalid guest PTE, a
- * misaligned superpage, a leaf with A clear under Svade, a page outside RAM) is not
+ * misaligned superpage, a leaf with A clear, a page outside RAM) is not
  * present: the access then exits and the hypervisor injects the guest's fault.
  */
 export function desiredEntry(x: ShadowScratch, sp: ShadowPage, slot: number, guestPte: bigint): Desired {
@@ -297,8 +311,10 @@ export function desiredEntry(x: ShadowScratch, sp: ShadowPage, slot: number, gue
       role: { level: (role.level - 1) as Level, prefix: childPrefix(x, role, slot), tag: childTag(x, role, guestPte), source: { kind: 'table', gfn: ptePpn(guestPte) } },
     };
   }
-  // Steps 6 and 7 (Svade): a misaligned superpage, or A clear, faults on every access.
-  if (isMisalignedSuperpage(guestPte, role.level) || (x.s.host.cfg.svade && !pteA(guestPte))) return { kind: 'none' };
+  // Step 6: a misaligned superpage faults on every access. Step 7: A clear faults (Svade), or the hart
+  // sets A (Svadu): either way the access must exit, to inject the fault or to set A (decision 0013).
+  const unaccessed = !pteA(guestPte) && (x.s.host.cfg.svade || !has(x, 'maps-unaccessed-leaf'));
+  if (isMisalignedSuperpage(guestPte, role.level) || unaccessed) return { kind: 'none' };
   const gpn = ptePpn(guestPte);
   if (role.level > 0 && !x.policy.superpages) return split(guestPte, guestAddr, role.level);
   const d = leafFor(x, guestPte, gpn, role.level, prot);

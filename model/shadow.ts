@@ -189,6 +189,39 @@ function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number, tr
   return true;
 }
 
+/**
+ * Svadu (decision 0013): step 7 of the guest's walk wants A (and D, for a store) set in
+ * its leaf. The hart sets them only in the shadow, which the guest never reads, so the
+ * hypervisor sets them in the guest's PTE, in the exit the access took (a shadow leaf
+ * exists only for a guest leaf with A set, and is writable only with D set). The guest
+ * PTE first, as the guest's hart would (an update of the word the walk just read from
+ * guest memory), logged if dirty logging protects its page; then the caller builds the
+ * shadow from the walk, which now carries the updated PTE. An update made before a PMA
+ * fault stands, as it does on the hart.
+ */
+function emulateAd(x: ShadowScratch, w: WalkResult, store: boolean): WalkResult {
+  const u = w.adUpdate ?? null;
+  if (u === null) return w;
+  x.settingDirty = store;
+  if (!(store && has(x, 'dirty-in-shadow-only'))) {
+    x.events.push('ad-emulated');
+    hypervisorStore(x, u.addr, u.pte);
+  }
+  const path = w.path.map((step) => (step.pteAddr === u.addr ? { ...step, pte: u.pte } : step));
+  return w.kind === 'ok' ? { ...w, leaf: u.pte, path, adUpdate: null } : { kind: 'fault', error: w.error, path };
+}
+
+/** The hypervisor stores to guest memory on its own account: a write dirty logging must see, like the guest's. */
+function hypervisorStore(x: ShadowScratch, a: Gpa, value: bigint): void {
+  const gpn = a >> PAGE_SHIFT;
+  if (hostMapping(x.s.host, gpn).writeProtected) {
+    x.events.push('dirty-logged');
+    x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
+    refreshLeaves(x, (g, n) => gpn >= g && gpn < g + n);
+  }
+  storeGuest(x, a, value);
+}
+
 /** A translated access: the hart on the shadow, the hypervisor on a shadow fault. */
 function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
   const ctx: AccessContext = { kind: a.access, priv: a.priv, sum: x.s.sum, mxr: x.s.mxr };
@@ -221,9 +254,11 @@ function shadowAccess(x: ShadowScratch, a: AccessAction): Observation {
     // A fault on the shadow: page faults are not delegated to the guest, so a VM exit to the hypervisor.
     const miss = t.error !== 'no-permission';
     trap(x, pageFault, miss ? 'shadow-miss' : 'shadow-permission', from);
-    const w = guestWalk(x.s, a.va, ctx);
+    const w = emulateAd(x, guestWalk(x.s, a.va, ctx), a.access === 'store');
     if (w.kind === 'fault') return inject(w);
-    if (a.access === 'store' && storeTrapped(x, w.pa, a.value, pageFault, true, from)) {
+    // The dirty-log check comes first, the D emulation's exit included (a seeded bug skips it there).
+    const skipsLog = x.settingDirty && has(x, 'dirty-emulation-ignores-host-write-protect');
+    if (a.access === 'store' && !skipsLog && storeTrapped(x, w.pa, a.value, pageFault, true, from)) {
       flushPending(x);
       return { kind: 'ok', hpa: hostAddress(x.s.host, w.pa), value: a.value };
     }
@@ -267,7 +302,7 @@ function hostEvent(x: ShadowScratch, e: Extract<MachineEvent, { kind: 'hostRemap
 }
 
 export function shadowStep(policy: ShadowPolicy, s: ShadowState, e: MachineEvent): StepResult<ShadowState> {
-  const x: ShadowScratch = { s, traps: [], events: [], walkRefs: 0, policy, flush: { all: false, vas: new Set() }, hart: [] };
+  const x: ShadowScratch = { s, traps: [], events: [], walkRefs: 0, policy, flush: { all: false, vas: new Set() }, hart: [], settingDirty: false };
   let observation: Observation | null = null;
   switch (e.kind) {
     case 'hostRemap':

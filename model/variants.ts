@@ -205,6 +205,37 @@ export const VARIANTS: readonly Variant[] = [
     caughtBy: ['isolation', 'hart-legality', 'refinement', 'determinism', 'transparency'],
     machine: erase(nptMachine(new Set(['keeps-combined-after-hfence-gvma']))),
   },
+  {
+    name: 'ssp-dirty-in-shadow-only',
+    base: 'ssp',
+    description: 'Svadu guests: on the exit a store to a clean page takes, SSP makes the shadow leaf writable but never sets D in the guest\'s PTE (nor A). '
+      + 'The hart sets D in the shadow, which the guest never reads: the page is written and never written back. The dirty-bit emulation KVM does for guests without hardware A/D, left out.',
+    caughtBy: ['no-lost-dirty', 'refinement', 'justified-shadow'],
+    machine: withBug(sspPolicy, 'dirty-in-shadow-only'),
+  },
+  {
+    name: 'ssp-sync-maps-unaccessed-leaf',
+    base: 'ssp',
+    description: 'Svadu guests: SSP\'s sync at a fence (as any prefetch would) shadows guest leaves whose A is clear, so the access that uses such a leaf hits the shadow and A is never set: the guest ages the page as unused. '
+      + 'KVM marks prefetched shadow entries not-accessed for this reason.',
+    caughtBy: ['refinement', 'justified-shadow'],
+    machine: withBug(sspPolicy, 'maps-unaccessed-leaf'),
+  },
+  {
+    name: 'ssp-dirty-emulation-ignores-host-write-protect',
+    base: 'ssp',
+    description: 'Svadu guests: the exit that sets D in the guest\'s PTE makes the shadow leaf writable without asking whether dirty logging still write-protects the frame, so later stores to it go unlogged and migration copies a stale page.',
+    caughtBy: ['isolation', 'justified-shadow'],
+    machine: withBug(sspPolicy, 'dirty-emulation-ignores-host-write-protect'),
+  },
+  {
+    name: 'tsp-writable-before-dirty',
+    base: 'tsp',
+    description: 'Svadu guests: TSP gives a shadow leaf W whenever the guest\'s leaf has W, D or not (the hart would set D, so why wait?), but the hart sets D in the shadow only: stores to a clean page never reach the guest\'s D. '
+      + 'The Svade rule (W needs D) dropped for Svadu.',
+    caughtBy: ['no-lost-dirty', 'refinement', 'justified-shadow'],
+    machine: withBug(tspPolicy, 'writable-before-dirty'),
+  },
 ];
 
 export function findVariant(name: string): Variant | undefined {

@@ -7,11 +7,12 @@ import { determinism } from './determinism.ts';
 import { hartLegality } from './hart-legality.ts';
 import { isolation } from './isolation.ts';
 import { justifiedShadow } from './justified-shadow.ts';
+import { noLostDirty } from './no-lost-dirty.ts';
 import { refinement } from './refinement.ts';
 import { shadowMemory } from './shadow-memory.ts';
 import { transparency } from './transparency.ts';
 
-export const PROPERTIES = [refinement, determinism, justifiedShadow, isolation, transparency, shadowMemory, hartLegality] as const;
+export const PROPERTIES = [refinement, determinism, justifiedShadow, isolation, transparency, shadowMemory, hartLegality, noLostDirty] as const;
 
 export type PropertySpec = (typeof PROPERTIES)[number];
 export type PropertyName = PropertySpec['name'];

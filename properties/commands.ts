@@ -62,6 +62,11 @@ export type Command =
     }
   /** The host idiom of live migration: write-protect the page VA maps, let the guest store to its word at `offset`, give write access back. */
   | { readonly kind: 'dirtyLogIdiom'; readonly va: number; readonly offset: bigint; readonly value: bigint }
+  /**
+   * The OS idiom of page aging and writeback (Linux's ptep_test_and_clear_young and clear_refs, made for Svadu):
+   * store to the page VA maps, clear A, D or both in its leaf, fence (or not), touch it again.
+   */
+  | { readonly kind: 'agingIdiom'; readonly va: number; readonly clear: 'a' | 'd' | 'ad'; readonly fence: IdiomFence; readonly access: AccessKind; readonly value: bigint }
   /** The OS idiom: switch to another address space, change the first one's mapping, fence it (or not), switch back, touch it. */
   | { readonly kind: 'asidDance'; readonly other: number; readonly va: number; readonly value: bigint; readonly fence: 'none' | 'va-asid' | 'x0-asid' };
 
@@ -244,6 +249,13 @@ export function commandArb(kind: GuestKind): fc.Arbitrary<Command> {
         kind: fc.constant('dirtyLogIdiom' as const), va: index(VAS), offset: offsetArb, value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
       }),
       weight: 3,
+    },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('agingIdiom' as const), va: index(VAS), clear: fc.constantFrom('a' as const, 'd' as const, 'd' as const, 'ad' as const),
+        fence: idiomFenceArb, access: fc.constantFrom<AccessKind>('load', 'store', 'store'), value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      }),
+      weight: 7,
     },
     {
       arbitrary: fc.record({
@@ -440,6 +452,21 @@ export function resolve(c: Command, g: GuestBookkeeping, kind: GuestKind): { eve
           { kind: 'hostUnprotect', gpn: page },
         ],
         g: after,
+      };
+    }
+    case 'agingIdiom': {
+      const target = at(VAS, c.va);
+      const touch = (access: AccessKind): MachineEvent => ({ kind: 'access', va: target, access, priv: 'S', value: c.value });
+      const w = bookkeepingWalk(g.mem, at(ROOTS, g.root), target);
+      const after = touching(g, c.va);
+      if (w?.kind !== 'ok') return { events: [touch('store')], g: after };
+      // The guest clears the bits in the leaf as it last wrote it: what the hart has set since is cleared too.
+      const bits = c.clear === 'a' ? PTE_A : c.clear === 'd' ? PTE_D : PTE_A | PTE_D;
+      const value = readWord(g.mem, w.leafAddr) & ~bits;
+      const fence = kind === 'well-behaved' ? [] : idiomFence(c.fence, target, g.asid);
+      return {
+        events: [touch('store'), ...store(w.leafAddr, value), ...fence, touch(c.access)],
+        g: { ...after, mem: writeWord(g.mem, w.leafAddr, value) },
       };
     }
     case 'asidDance': {

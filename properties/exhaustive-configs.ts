@@ -14,7 +14,7 @@
 import { type Gva, gva } from '../spec/address.ts';
 import type { MachineEvent } from '../model/machine.ts';
 import { encodePte } from '../spec/pte.ts';
-import { DATA_FRAMES, PT_FRAMES, pteAddress } from './pools.ts';
+import { type AdMode, DATA_FRAMES, PT_FRAMES, pteAddress } from './pools.ts';
 
 export interface ExhaustiveConfig {
   readonly name: string;
@@ -23,6 +23,8 @@ export interface ExhaustiveConfig {
   /** The virtual addresses the reference is exact on: every address an access of the alphabet uses. */
   readonly universe: readonly Gva[];
   readonly alphabet: readonly MachineEvent[];
+  /** Svade (the default) or Svadu guests. */
+  readonly ad?: AdMode;
 }
 
 const [P0, P1, P2, P3, , P5] = PT_FRAMES as [bigint, bigint, bigint, bigint, bigint, bigint];

@@ -133,7 +133,7 @@ export function exhaustiveSearch(opts: SearchOptions): SearchResult {
   const { config, machine, depth } = opts;
   const started = performance.now();
   const deadline = opts.seconds === undefined ? null : started + opts.seconds * 1000;
-  const runOptions: RunOptions = { properties: opts.properties, guest: 'arbitrary', initialMemory: bootMemory(), universe: config.universe };
+  const runOptions: RunOptions = { properties: opts.properties, guest: 'arbitrary', initialMemory: bootMemory(), universe: config.universe, ad: config.ad ?? 'svade' };
   const stats = emptyStats();
   const initial = startLockstep(machine, runOptions);
   const canonical = canonicaliser();

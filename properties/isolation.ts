@@ -37,6 +37,12 @@ function unseenStore(r: StepRecord): string | null {
       if (hostMapping(r.hostBefore, gpn).writeProtected && !logged(gpn)) return `a store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`;
     }
   }
+  // Svadu: the A/D update is a store too (step 7), whoever makes it: the hart (nested paging) or the hypervisor for it.
+  const ad = a?.match?.adUpdate;
+  if (ad != null && inRam(r.refBefore.cfg, ad.addr)) {
+    const gpn = ad.addr >> PAGE_SHIFT;
+    if (hostMapping(r.hostBefore, gpn).writeProtected && !logged(gpn)) return `an A/D update reached write-protected guest page ${hex(gpn)} and the dirty log missed it`;
+  }
   if (r.event.kind === 'ptStore') {
     const gpn = r.event.addr >> PAGE_SHIFT;
     if (hostMapping(r.hostBefore, gpn).writeProtected && !logged(gpn)) return `a page-table store reached write-protected guest page ${hex(gpn)} and the dirty log missed it`;

@@ -85,10 +85,12 @@ function unjustifiedLeaf(machine: AnyMachine, s: unknown, ref: ReferenceState): 
     const gpn = leafPhysicalAddress(l.va, pte, guestLeaf.level) >> PAGE_SHIFT;
     if (gpn !== l.gpn) return `${where} claims guest page ${hex(l.gpn)}, its guest leaf gives ${hex(gpn)}`;
     if (l.r !== pteR(pte) || l.x !== pteX(pte) || l.u !== pteU(pte)) return `${where} has R/X/U ${[l.r, l.x, l.u]} but its guest leaf has ${[pteR(pte), pteX(pte), pteU(pte)]}`;
-    // Steps 6 and 7 as the reference runs them: no shadow leaf from a misaligned superpage, or (Svade) from a leaf with A clear.
+    // Steps 6 and 7: no shadow leaf from a misaligned superpage, or from a leaf with A clear: Svade faults there,
+    // and under Svadu the access that sets A must exit to the hypervisor, the guest's hart being the shadow's.
     if (isMisalignedSuperpage(pte, guestLeaf.level)) return `${where} comes from a misaligned superpage`;
-    if (ref.cfg.svade && !pteA(pte)) return `${where} comes from a guest leaf with A clear`;
-    const guestW = pteW(pte) && (!ref.cfg.svade || pteD(pte));
+    if (!pteA(pte)) return `${where} comes from a guest leaf with A clear`;
+    // W only with D: a store through D=0 faults (Svade) or must exit so that D is set in the guest's PTE (Svadu).
+    const guestW = pteW(pte) && pteD(pte);
     // Every page it maps: backed by the frame the p2m gives, W only where guest, host and page-table protection allow it.
     for (let k = 0n; k < l.pages; k++) {
       const page = l.gpn + k;

@@ -11,6 +11,18 @@ import { encodePte } from '../spec/pte.ts';
 
 export const guestConfig: GuestConfig = defaultGuestConfig;
 
+/**
+ * How the guest's hart treats A and D (decision 0013): Svade, where A=0 (or a store
+ * with D=0) is a page fault the guest handles, or Svadu (henvcfg.ADUE=1), where the
+ * hart sets them itself and the guest reads them to age pages and find dirty ones.
+ */
+export type AdMode = 'svade' | 'svadu';
+export const AD_MODES: readonly AdMode[] = ['svade', 'svadu'];
+
+/** The guest configuration of a run under `ad`. */
+export const configFor = (ad: AdMode): GuestConfig => (ad === 'svade' ? guestConfig : SVADU_CONFIG);
+const SVADU_CONFIG: GuestConfig = { ...guestConfig, svade: false };
+
 /** Guest pages the guest uses as page tables (and may free and reuse). */
 export const PT_FRAMES: readonly bigint[] = [0x80010n, 0x80011n, 0x80012n, 0x80013n, 0x80014n, 0x80015n];
 /** Guest pages holding data, inside one 2 MiB region (0x8040_0000) that superpage leaves can cover. */

@@ -5,7 +5,8 @@
  * machine's observation stands for in the guest's terms. Properties read records;
  * they never step a machine or the reference themselves.
  */
-import { hex } from '../spec/address.ts';
+import { type Gpa, hex } from '../spec/address.ts';
+import { pteD } from '../spec/pte.ts';
 import { type AccessAction, type Outcome, type Satp, describeAction } from '../spec/guest-action.ts';
 import type { ReferenceState } from '../spec/reference.ts';
 import type { HostState } from '../model/host.ts';
@@ -79,4 +80,26 @@ export function unfollowable(a: AccessRecord): string | null {
   if (a.reached.kind === 'missing') return 'the machine reported no observation for an access';
   if (a.reached.kind === 'unbacked') return `${describeAction(a.action)} reached host frame ${hex(a.reached.hpn)}, which backs no guest page`;
   return null;
+}
+
+/**
+ * Svadu, step 7: a store sets D in the leaf it translates through unless that leaf
+ * already has D set, and the update is made against memory, never a cached copy.
+ * So when no translation the architecture allows this store reaches its word
+ * through a leaf with D set (every allowed outcome at that word carries a D update),
+ * D must be set after the step in one of the PTEs those outcomes update: the PTE
+ * addresses, or null when the store may leave D as it was (Svade, a fault, an
+ * allowed stale leaf with D set, or a store onto the PTE word itself).
+ */
+export function dirtyRequired(a: AccessRecord): readonly Gpa[] | null {
+  if (a.action.access !== 'store' || a.reached.kind !== 'guest' || a.reached.outcome.kind !== 'ok') return null;
+  const pa = a.reached.outcome.pa;
+  const here = a.allowed.filter((o) => o.kind === 'ok' && o.pa === pa);
+  const addrs: Gpa[] = [];
+  for (const o of here) {
+    const u = o.adUpdate;
+    if (u == null || !pteD(u.pte) || u.addr === (pa & ~7n)) return null;
+    addrs.push(u.addr);
+  }
+  return addrs.length === 0 ? null : addrs;
 }

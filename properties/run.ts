@@ -10,21 +10,21 @@
  * a store through an allowed stale translation lands in different frames on
  * different machines, and both are right.
  */
-import { type Gva, PAGE_SHIFT, gpa, hex } from '../spec/address.ts';
-import { maskAsid } from '../spec/config.ts';
-import { type AccessAction, type Outcome, type Satp, describeAction, outcomeKey } from '../spec/guest-action.ts';
-import type { Memory } from '../spec/memory.ts';
+import { type Gpa, type Gva, PAGE_SHIFT, gpa, hex } from '../spec/address.ts';
+import { inRam, maskAsid } from '../spec/config.ts';
+import { type AccessAction, type Outcome, type Satp, describeAction, outcomeKey, outcomeWrites } from '../spec/guest-action.ts';
+import { type Memory, readWord } from '../spec/memory.ts';
 import {
   type ReferenceState, allowedOutcomes, freshOutcome, initialReference, referenceAccess, referenceStep,
 } from '../spec/reference.ts';
-import { type HostState, guestPageOf } from '../model/host.ts';
+import { type HostState, guestPageOf, guestRead } from '../model/host.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type Observation, type StepResult } from '../model/machine.ts';
 import type { PropertyName, PropertySpec } from './catalogue.ts';
 import type { GuestKind } from './commands.ts';
 import { type Bookkeeping, COVERAGE_NAMES, type CoverageName, coverage, startCoverage } from './coverage.ts';
-import { VAS, bootMemory, guestConfig } from './pools.ts';
+import { type AdMode, VAS, bootMemory, configFor, guestConfig } from './pools.ts';
 import type { RunContext } from './property.ts';
-import { type AccessRecord, type Reached, type StepRecord, unfollowable } from './record.ts';
+import { type AccessRecord, type Reached, type StepRecord, dirtyRequired, unfollowable } from './record.ts';
 
 // Where counterexamples/ found them before the catalogue listed the properties.
 export { PROPERTY_NAMES, type PropertyName } from './catalogue.ts';
@@ -33,12 +33,15 @@ export { PROPERTY_NAMES, type PropertyName } from './catalogue.ts';
  * Events the floors are stated on, and the cost counters. `asid-switch-no-fence`
  * counts satp writes to another (ASID, root) with no rs1=x0 fence since the
  * previous satp write: an ASID switch, or a root switch under the same ASID.
+ * `ad-update` counts accesses whose outcome set A or D (Svadu), `ad-emulated` the
+ * hypervisor's writes of them for the guest (shadow paging), `dirty-required` stores
+ * that the architecture lets through only by setting D in memory (record.ts).
  */
 export const EVENT_NAMES = [
   'access', 'stale-allowed', 'stale-taken', 'deterministic-access', 'shadow-resync', 'shadow-zap', 'hidden-fault',
   'injected-fault', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'dirty-logged', 'buffer-hit', 'buffer-miss',
   'vm-exit', 'm-trap', 'walk-refs', 'hw-tlb-flush', 'write-protect-applied', 'write-access-restored', 'shadow-page-alloc',
-  'shadow-page-free', 'shadow-reclaim', 'gstage-split', 'gstage-collapse', 'table-pages-peak',
+  'shadow-page-free', 'shadow-reclaim', 'gstage-split', 'gstage-collapse', 'table-pages-peak', 'ad-update', 'ad-emulated', 'dirty-required',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 const EVENT_SET: ReadonlySet<string> = new Set(EVENT_NAMES);
@@ -105,6 +108,8 @@ export interface RunOptions {
   readonly initialMemory?: Memory;
   /** The virtual addresses the reference is exact on (default: the generator's pool). */
   readonly universe?: readonly Gva[];
+  /** Svade (the default) or Svadu guests: the configuration the machine and the reference both run. */
+  readonly ad?: AdMode;
 }
 
 /** The guest-physical outcome a machine's observation stands for (decision 0005). */
@@ -122,13 +127,37 @@ function reachedOf(h: HostState, o: Observation | null): Reached {
 function accessRecord(ref: ReferenceState, a: AccessAction, hostAfter: HostState, observation: Observation | null): AccessRecord {
   const allowed = allowedOutcomes(ref, a);
   const allowedKeys = allowed.map(outcomeKey);
-  const reached = reachedOf(hostAfter, observation);
+  const seen = reachedOf(hostAfter, observation);
   const choice = allowed.length > 1;
-  if (reached.kind !== 'guest') return { action: a, allowed, allowedKeys, reached, match: undefined, choice, fresh: null };
+  if (seen.kind !== 'guest') return { action: a, allowed, allowedKeys, reached: seen, match: undefined, choice, fresh: null };
+  const reached = withAdUpdate(ref, a, hostAfter, seen, allowed);
   const match = allowed.find((_o, k) => allowedKeys[k] === reached.key);
   // With one allowed outcome it is the fresh one: walk again only when there is a choice.
   const fresh = choice ? reached.key === outcomeKey(freshOutcome(ref, a)) : match !== undefined;
   return { action: a, allowed, allowedKeys, reached, match, choice, fresh };
+}
+
+/**
+ * What a machine's observation stands for, with the A/D update (Svadu, step 7) it made.
+ * An observation says where the access went, not which PTE the hart updated; the
+ * machine's memory does. Of the allowed outcomes that went to the same place, the one
+ * whose writes leave every PTE word any of them updates as the machine's memory holds
+ * it after the step. If none does, the one with no update, else the first: the memory
+ * comparison then names the word that differs.
+ */
+function withAdUpdate(ref: ReferenceState, a: AccessAction, hostAfter: HostState, seen: Extract<Reached, { kind: 'guest' }>, allowed: readonly Outcome[]): Extract<Reached, { kind: 'guest' }> {
+  const withoutAd = (o: Outcome): Outcome => (o.kind === 'ok' ? { ...o, adUpdate: null } : { kind: 'fault', cause: o.cause, tval: o.tval });
+  const same = allowed.filter((o) => outcomeKey(withoutAd(o)) === seen.key);
+  if (same.length === 0 || (same.length === 1 && (same[0] as Outcome).adUpdate == null)) return seen;
+  const updated = [...new Set(same.flatMap((o) => (o.adUpdate == null ? [] : [o.adUpdate.addr])))];
+  const after = (o: Outcome, addr: Gpa): bigint => {
+    let v = readWord(ref.mem, addr);
+    for (const [w, value] of outcomeWrites(a, o)) if (w === addr) v = value;
+    return v;
+  };
+  const agrees = (o: Outcome): boolean => updated.every((addr) => !inRam(ref.cfg, addr) || guestRead(hostAfter, addr) === after(o, addr));
+  const chosen = same.find(agrees) ?? same.find((o) => o.adUpdate == null) ?? (same[0] as Outcome);
+  return { ...seen, outcome: chosen, key: outcomeKey(chosen) };
 }
 
 /** The reference after the step, advanced by the machine's own outcome; null if that outcome is not guest-physical. */
@@ -164,6 +193,9 @@ function countStep(stats: RunStats, r: StepRecord, satpBefore: SatpTrack): void 
     bump(stats.events, 'access');
     if (r.access.reached.kind === 'guest') bump(stats.events, r.access.choice ? 'stale-allowed' : 'deterministic-access');
     if (r.access.choice && r.access.fresh === false) bump(stats.events, 'stale-taken');
+    // Svadu: the guest's A or D was set for this access (by the hart, or by the hypervisor for it).
+    if (r.access.match?.adUpdate != null) bump(stats.events, 'ad-update');
+    if (dirtyRequired(r.access) !== null) bump(stats.events, 'dirty-required');
   }
   if (e.kind === 'hostRemap') bump(stats.events, 'host-remap');
   if (e.kind === 'hostWriteProtect') bump(stats.events, 'host-write-protect');
@@ -198,9 +230,10 @@ export function startLockstep(machine: AnyMachine, opts: RunOptions): Lockstep {
   const initial = opts.initialMemory ?? bootMemory();
   if (opts.properties.length === 0) throw new RangeError('runProgram: no property to check');
   const context: RunContext = { machine, guest: opts.guest, initialMemory: initial };
-  const s = machine.init(guestConfig, initial);
+  const cfg = configFor(opts.ad ?? 'svade');
+  const s = machine.init(cfg, initial);
   return {
-    ref: initialReference(guestConfig, opts.universe ?? VAS, initial),
+    ref: initialReference(cfg, opts.universe ?? VAS, initial),
     machine: s,
     properties: opts.properties.map((p) => p.start(context)),
     satp: { written: { mode: 'bare' }, fenced: true },

@@ -8,7 +8,7 @@ import type { AnyMachine, MachineEvent } from '../model/machine.ts';
 import type { PropertySpec } from './catalogue.ts';
 import { type Command, type GuestKind, programArb, resolveProgram } from './commands.ts';
 import { exhaustiveSearch } from './exhaustive.ts';
-import { VAS } from './pools.ts';
+import { AD_MODES, type AdMode, VAS } from './pools.ts';
 import { type RunStats, type StatName, type Violation, addStats, describeEvent, emptyStats, runProgram, statCount } from './run.ts';
 
 export interface Budget {
@@ -29,6 +29,8 @@ export interface FloorMiss {
 
 export interface Counterexample {
   readonly guest: GuestKind;
+  /** Svade or Svadu: the configuration the steps ran under. */
+  readonly ad: AdMode;
   /**
    * The generated commands the steps are the resolution of (up to the failing step),
    * or null when the steps were minimised one by one below the commands (arbitrary
@@ -72,12 +74,14 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
   const stats = emptyStats();
   let runs = 0;
   let failed = false;
-  const programsOf = (guest: GuestKind) => programArb(guest, budget.maxCommands).map((program) => ({ guest, program }));
+  // Half the programs run a Svade guest, half a Svadu one (decision 0013): every property holds under both.
+  const programsOf = (guest: GuestKind) =>
+    fc.tuple(programArb(guest, budget.maxCommands), fc.constantFrom(...AD_MODES)).map(([program, ad]) => ({ guest, program, ad }));
   const arb = spec.guests === 'both' ? fc.oneof(programsOf('well-behaved'), programsOf('arbitrary')) : programsOf('arbitrary');
   const started = performance.now();
   const details = fc.check(
-    fc.property(arb, ({ guest, program }) => {
-      const r = runProgram(machine, resolveProgram(program, guest), { properties, guest });
+    fc.property(arb, ({ guest, program, ad }) => {
+      const r = runProgram(machine, resolveProgram(program, guest), { properties, guest, ad });
       if (!failed) {
         runs++;
         addStats(stats, r.stats);
@@ -92,8 +96,8 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
   const seconds = (performance.now() - started) / 1000;
   let counterexample: Counterexample | null = null;
   if (details.failed && details.counterexample !== null) {
-    const [{ guest, program }] = details.counterexample;
-    counterexample = minimalCounterexample(spec, machine, guest, program, options.correct);
+    const [{ guest, program, ad }] = details.counterexample;
+    counterexample = minimalCounterexample(spec, machine, guest, ad, program, options.correct);
   }
   const floorMisses: FloorMiss[] = [];
   if (!details.failed) {
@@ -124,10 +128,10 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
  * on the machine and, for a variant, pass on the correct model.
  */
 function minimalCounterexample(
-  spec: PropertySpec, machine: AnyMachine, guest: GuestKind, found: readonly Command[], correct: AnyMachine | undefined,
+  spec: PropertySpec, machine: AnyMachine, guest: GuestKind, ad: AdMode, found: readonly Command[], correct: AnyMachine | undefined,
 ): Counterexample {
   const properties = [spec];
-  const violationOn = (m: AnyMachine, es: readonly MachineEvent[]) => runProgram(m, es, { properties, guest }).violation;
+  const violationOn = (m: AnyMachine, es: readonly MachineEvent[]) => runProgram(m, es, { properties, guest, ad }).violation;
   // A variant's counterexample must pass on the model it breaks; if the program fails there too, the evidence is about the model.
   const againstCorrect = correct !== undefined && correct !== machine && violationOn(correct, resolveProgram(found, guest)) === null;
   const failsOn = correct !== undefined && !againstCorrect ? correct : machine;
@@ -142,7 +146,7 @@ function minimalCounterexample(
   const prefix = events.slice(0, first.step + 1);
   if (prefix.length < events.length && honest(prefix)) events = prefix;
   if (guest === 'arbitrary') {
-    const fewer = shortestOver(minimize(events, honest), spec, failsOn, honest);
+    const fewer = shortestOver(minimize(events, honest), spec, failsOn, ad, honest);
     if (fewer.length < events.length) {
       events = fewer;
       exact = false;
@@ -150,7 +154,7 @@ function minimalCounterexample(
   }
   const violation = violationOn(failsOn, events);
   if (violation === null) throw new Error(`the minimized counterexample of ${spec.name} on ${machine.name} does not reproduce`);
-  return { guest, program: exact ? program : null, events, violation, failsOn };
+  return { guest, ad, program: exact ? program : null, events, violation, failsOn };
 }
 
 /** Steps the exhaustive search may spend shortening one counterexample (about a second). */
@@ -161,11 +165,11 @@ export const POLISH_STEPS = 2500;
  * number: search every program over its distinct steps, shortest first (properties/exhaustive.ts),
  * within POLISH_STEPS steps, and keep a shorter honest one if there is one.
  */
-function shortestOver(events: readonly MachineEvent[], spec: PropertySpec, machine: AnyMachine, honest: (es: readonly MachineEvent[]) => boolean): readonly MachineEvent[] {
+function shortestOver(events: readonly MachineEvent[], spec: PropertySpec, machine: AnyMachine, ad: AdMode, honest: (es: readonly MachineEvent[]) => boolean): readonly MachineEvent[] {
   if (events.length <= 2) return events;
   const alphabet = [...new Map(events.map((e) => [describeEvent(e), e])).values()];
   const r = exhaustiveSearch({
-    config: { name: 'counterexample', description: 'the steps of one counterexample', universe: VAS, alphabet },
+    config: { name: 'counterexample', description: 'the steps of one counterexample', universe: VAS, alphabet, ad },
     depth: events.length - 1, machine, properties: [spec], maxTransitions: POLISH_STEPS, accept: honest,
   });
   return r.failure === null ? events : r.failure.events;
