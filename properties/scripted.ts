@@ -8,6 +8,7 @@ import { type Memory, emptyMemory, writeWord } from '../spec/memory.ts';
 import { encodePte } from '../spec/pte.ts';
 import type { AnyMachine, MachineEvent, Observation } from '../model/machine.ts';
 import { propertiesFor } from './catalogue.ts';
+import type { AdMode } from './pools.ts';
 import { type RunResult, runProgram } from './run.ts';
 
 export const ROOT = 0x80010n;
@@ -29,8 +30,8 @@ export function walkMemory(last: bigint, more: readonly (readonly [Gpa, bigint])
 }
 
 /** Run the events on the machine from `memory`, every property of the model checked, every step kept. */
-export function runScripted(machine: AnyMachine, events: readonly MachineEvent[], memory: Memory, universe = [VA]): RunResult {
-  return runProgram(machine, events, { properties: propertiesFor(machine.name), guest: 'arbitrary', record: true, initialMemory: memory, universe });
+export function runScripted(machine: AnyMachine, events: readonly MachineEvent[], memory: Memory, universe = [VA], ad: AdMode = 'svade'): RunResult {
+  return runProgram(machine, events, { properties: propertiesFor(machine.name), guest: 'arbitrary', record: true, initialMemory: memory, universe, ad });
 }
 
 /** What the guest saw at each access of a run. */
