@@ -1,6 +1,6 @@
 /**
- * `npm run counterexamples`: regenerate the committed counterexample of every
- * seeded-bug variant (counterexamples/seeded/NAME.itf.json): the first property
+ * `npm run counterexamples -- [VARIANT…]`: regenerate the committed counterexample of every
+ * seeded-bug variant (or of those named) (counterexamples/seeded/NAME.itf.json): the first property
  * that catches it, with a fixed seed, minimised as `npm start` minimises. A file is
  * written only if, read back and replayed, it fails under its variant and passes
  * under the correct model (counterexamples/store.ts).
@@ -16,13 +16,18 @@ import type { Io } from './output.ts';
 const SEED = 20261126;
 
 function main(argv: readonly string[], io: Io): number {
-  const { values } = parseOptions(argv, { help: { type: 'boolean', short: 'h' } });
+  const { values, positionals } = parseOptions(argv, { help: { type: 'boolean', short: 'h' } }, true);
   if (values.help === true) {
-    io.out('usage: npm run counterexamples (no options: the seed is fixed, so the files only change when the models do)');
+    io.out('usage: npm run counterexamples -- [VARIANT...] (every variant if none is named; the seed is fixed, so the files only change when the models do)');
     return 0;
   }
+  const unknown = positionals.filter((n) => !VARIANTS.some((v) => v.name === n));
+  if (unknown.length > 0) {
+    io.err(`unknown variant: ${unknown.join(', ')} (npm start -- --list names them)`);
+    return 2;
+  }
   let exitCode = 0;
-  for (const v of VARIANTS) {
+  for (const v of VARIANTS.filter((x) => positionals.length === 0 || positionals.includes(x.name))) {
     let written = false;
     for (const name of v.caughtBy) {
       const spec = PROPERTIES.find((p) => p.name === name);

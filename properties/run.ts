@@ -142,8 +142,8 @@ function accessRecord(ref: ReferenceState, a: AccessAction, hostAfter: HostState
  * An observation says where the access went, not which PTE the hart updated; the
  * machine's memory does. Of the allowed outcomes that went to the same place, the one
  * whose writes leave every PTE word any of them updates as the machine's memory holds
- * it after the step. If none does, the one with no update, else the first: the memory
- * comparison then names the word that differs.
+ * it after the step; if none does, what the machine did (`inferred`), which is then
+ * not allowed.
  */
 function withAdUpdate(ref: ReferenceState, a: AccessAction, hostAfter: HostState, seen: Extract<Reached, { kind: 'guest' }>, allowed: readonly Outcome[]): Extract<Reached, { kind: 'guest' }> {
   const withoutAd = (o: Outcome): Outcome => (o.kind === 'ok' ? { ...o, adUpdate: null } : { kind: 'fault', cause: o.cause, tval: o.tval });
@@ -156,8 +156,21 @@ function withAdUpdate(ref: ReferenceState, a: AccessAction, hostAfter: HostState
     return v;
   };
   const agrees = (o: Outcome): boolean => updated.every((addr) => !inRam(ref.cfg, addr) || guestRead(hostAfter, addr) === after(o, addr));
-  const chosen = same.find(agrees) ?? same.find((o) => o.adUpdate == null) ?? (same[0] as Outcome);
+  const chosen = same.find(agrees) ?? inferred(ref, a, hostAfter, seen.outcome, updated);
   return { ...seen, outcome: chosen, key: outcomeKey(chosen) };
+}
+
+/**
+ * The outcome a machine produced when no allowed one agrees with its memory: its own
+ * A/D write, if it changed a PTE word an allowed outcome updates (beyond what the access's own
+ * store put there), else none. Reported as it is, so the evidence shows what ran.
+ */
+function inferred(ref: ReferenceState, a: AccessAction, hostAfter: HostState, outcome: Outcome, updated: readonly Gpa[]): Outcome {
+  const stored = a.access === 'store' && outcome.kind === 'ok' ? outcome.pa : null;
+  const changed = updated.find((addr) => inRam(ref.cfg, addr) && addr !== stored && guestRead(hostAfter, addr) !== readWord(ref.mem, addr));
+  if (changed === undefined) return outcome;
+  const adUpdate = { addr: changed, pte: guestRead(hostAfter, changed) };
+  return outcome.kind === 'ok' ? { ...outcome, adUpdate } : { ...outcome, adUpdate };
 }
 
 /** The reference after the step, advanced by the machine's own outcome; null if that outcome is not guest-physical. */
