@@ -24,7 +24,7 @@ import { type GuestKind, samplePrograms } from './commands.ts';
 import { VAS, bootMemory, guestConfig } from './pools.ts';
 
 const SEED = 20261130;
-const PROGRAMS = 12;
+const PROGRAMS = 20;
 
 function programs(): MachineEvent[][] {
   return (['well-behaved', 'arbitrary'] as GuestKind[]).flatMap((guest) => samplePrograms(guest, PROGRAMS / 2, SEED));
