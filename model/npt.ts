@@ -169,15 +169,22 @@ function translate(x: Scratch, va: Gva, access: AccessAction['access'], priv: 'S
 /**
  * A guest access (or, with vsatp Bare, a guest page-table store through the
  * kernel's direct map): the hart's translation, and the hypervisor's handling of
- * the guest-page faults it raises: a store to a page dirty logging protects (log
+ * the guest-page faults it raises: a write to a page dirty logging protects (log
  * it, give write access back, fence, retry), or an address outside guest RAM (the
  * hypervisor emulates the access fault).
+ *
+ * Under Svadu the translation's A/D updates (`result.updates`, host-physical, in the
+ * order the hart made them) are written first, through the model's own store path,
+ * whether the translation succeeded or faulted: each belongs to an implicit access
+ * that completed, so it stands (Sv39 "Virtual Address Translation Process" step 7;
+ * a later fault does not undo it). The access's own store comes after them.
  */
 function access(x: Scratch, va: Gva, kind: AccessAction['access'], priv: 'S' | 'U', value: bigint, vsatp: Satp): Observation {
   // Stryker disable next-line EqualityOperator,UpdateOperator: in a correct run the first retry succeeds, so more attempts change nothing; they only delay the livelock report
   for (let attempt = 0; attempt < 4; attempt++) {
     const t = translate(x, va, kind, priv, vsatp);
     const r = t.result;
+    for (const u of r.updates) store(x, u.addr, u.value);
     if (r.kind === 'ok') {
       if (kind === 'store') {
         store(x, r.hpa, value);
@@ -198,7 +205,14 @@ function access(x: Scratch, va: Gva, kind: AccessAction['access'], priv: 'S' | '
       return { kind: 'fault', cause: exceptionFor('pa-access-fault', kind), tval: va };
     }
     const gpn = faulting >> PAGE_SHIFT;
-    if (r.cause === CAUSE.storeGuestPageFault && hostMapping(x.s.host, gpn).writeProtected) {
+    // A write the G-stage refused: a store, or (Svadu) the VS-stage A/D update of a PTE, an implicit store
+    // whose fault is "reported for the original access type" (a load or fetch may raise it), with htval the
+    // PTE's GPA. The hart tells the hypervisor through htinst, which then holds the write pseudoinstruction
+    // 0x00003020 for "an implicit memory access for VS-stage address translation" (H extension, "Transformed
+    // Instruction or Pseudoinstruction for mtinst or htinst"): the last G-stage lookup was an implicit store.
+    const last = t.gLookups[t.gLookups.length - 1];
+    const htinstWrite = last !== undefined && !last.explicit && last.ctx.kind === 'store';
+    if ((r.cause === CAUSE.storeGuestPageFault || htinstWrite) && hostMapping(x.s.host, gpn).writeProtected) {
       x.traps.push(takeTrap(r.cause, x.from, delegation, 'dirty-log'));
       x.events.push('dirty-logged');
       x.s = { ...x.s, host: logDirty(x.s.host, gpn) };

@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { type Gpa, type Hpa, gpa, gva } from './address.ts';
-import { type PteFields, encodePte } from './pte.ts';
+import { PTE_D, type PteFields, encodePte } from './pte.ts';
 import { type TwoStageInput, translateTwoStage } from './two-stage.ts';
 import { type HartTranslation, type TwoStageTlb, emptyTwoStageTlb, hartGFence, hartTranslate, hartVsFence } from './two-stage-tlb.ts';
 
@@ -148,8 +148,40 @@ describe('the 2-D walk and what it fills', () => {
     expect(t.result).toMatchObject({ kind: 'fault', cause: 13 });
   });
 
-  test('a Svadu hart is refused', () => {
-    expect(() => hartTranslate(emptyTwoStageTlb, input(machine(), { svade: false }))).toThrow(/Svade/);
+  test('Svadu: a cached leaf needing an A/D update goes back to memory, and the TLB then holds it as updated', () => {
+    const m = machine();
+    const noD = encodePte({ ppn: 0x80201n, r: true, w: true, a: true });
+    m.set(VS_LEAF, noD);
+    const svadu = (over: Partial<TwoStageInput> = {}) => input(m, { svade: false, ...over });
+    const tlb = hartTranslate(emptyTwoStageTlb, svadu()).tlb;
+    // A store: the combined entry's leaf lacks D, so the hart walks again and updates memory's PTE (identity G-stage).
+    const store = hartTranslate(tlb, svadu({ access: 'store' }));
+    expect(store.result).toEqual(translateTwoStage(svadu({ access: 'store' })));
+    expect(store.result).toEqual({ kind: 'ok', hpa: DATA, updates: [{ addr: VS_LEAF, value: noD | PTE_D }] });
+    expect(store.served).toMatchObject({ combined: false, backToMemory: 2 }); // the combined entry, then the VS-stage entry
+    // Memory changed to another leaf without D, unfenced: the update is made against memory's PTE, never the cached one.
+    const moved = encodePte({ ppn: 0x80202n, r: true, w: true, a: true });
+    m.set(VS_LEAF, moved);
+    expect(hartTranslate(tlb, svadu()).result).toMatchObject({ kind: 'ok', hpa: DATA, updates: [] }); // a load may use the stale entry
+    expect(hartTranslate(tlb, svadu({ access: 'store' })).result).toEqual({ kind: 'ok', hpa: 0x8020_2010n, updates: [{ addr: VS_LEAF, value: moved | PTE_D }] });
+    // After the update the TLB holds the leaf with D set: the next store hits the combined entry and writes nothing.
+    m.set(VS_LEAF, noD | PTE_D);
+    const again = hartTranslate(store.tlb, svadu({ access: 'store' }));
+    expect(again.served.combined).toBe(true);
+    expect(again.result).toEqual({ kind: 'ok', hpa: DATA, updates: [] });
+  });
+
+  test('Svadu: a cached G-stage leaf needing D goes back to memory too', () => {
+    const m = machine();
+    const gNoD = encodePte({ ppn: 0x80201n, u: true, r: true, w: true, x: true, a: true });
+    m.set(G_LEAF_DATA, gNoD);
+    const svadu = (over: Partial<TwoStageInput> = {}) => input(m, { svade: false, ...over });
+    const tlb = hartTranslate(emptyTwoStageTlb, svadu()).tlb;
+    const store = hartTranslate(tlb, svadu({ access: 'store' }));
+    expect(store.result).toEqual(translateTwoStage(svadu({ access: 'store' })));
+    expect(store.result).toEqual({ kind: 'ok', hpa: DATA, updates: [{ addr: G_LEAF_DATA, value: gNoD | PTE_D }] });
+    m.set(G_LEAF_DATA, gNoD | PTE_D);
+    expect(hartTranslate(store.tlb, svadu({ access: 'store' }))).toMatchObject({ served: { combined: true }, result: { updates: [] } });
   });
 });
 
