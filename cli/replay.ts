@@ -199,7 +199,8 @@ function replayMain(argv: readonly string[], io: Io, read: (file: string) => str
   const r = replayTrace(t, machine, { checkStates: values['check-states'] === true });
 
   const recorded = t.meta.description === '' ? '' : ` (recorded: ${printable(t.meta.description)})`;
-  io.out(paint(io, 'bold', `${printable(file)}: ${t.meta.property} on ${label}, ${t.events.length} steps${recorded}`));
+  const guest = t.meta.ad === 'svadu' ? ', a Svadu guest (the hart sets A and D)' : '';
+  io.out(paint(io, 'bold', `${printable(file)}: ${t.meta.property} on ${label}, ${t.events.length} steps${guest}${recorded}`));
   printSteps(io, r.steps());
   if (r.mismatch !== null) {
     io.out(paint(io, 'yellow', `recorded state differs: ${printable(r.mismatch)}`));
