@@ -4,7 +4,7 @@ import { runPool } from './pool.ts';
 
 export { workerCount } from './pool.ts';
 
-/** Run every check, calling `done` with each outcome as soon as it and all checks before it are done. */
-export function runChecks(tasks: readonly CheckTask[], workers: number, done: (outcome: CheckOutcome, index: number) => void): void {
+/** Run every task, calling `done` with each task's outcomes as soon as it and all tasks before it are done. */
+export function runChecks(tasks: readonly CheckTask[], workers: number, done: (outcomes: readonly CheckOutcome[], index: number) => void): void {
   runPool(new URL('./check-worker.ts', import.meta.url), tasks, workers, runCheck, done);
 }

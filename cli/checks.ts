@@ -1,6 +1,8 @@
 /**
- * One check of `npm start`: a property against a model, or against a seeded-bug
- * variant in its place, with its counterexample minimised and saved when it fails.
+ * One task of `npm start`: properties that draw the same guests, against a model or
+ * a seeded-bug variant in its place, checked in one pass where none fails
+ * (properties/suite.ts `checkProperties`), each failure's counterexample minimised
+ * and saved.
  * Plain data in and out, so that it runs the same in the main thread and in a
  * worker (cli/check-pool.ts).
  */
@@ -10,12 +12,13 @@ import { findVariant } from '../model/variants.ts';
 import { type PropertyName, findProperty } from '../properties/catalogue.ts';
 import { describeCommand } from '../properties/commands.ts';
 import { type RunStats, describeEvent } from '../properties/run.ts';
-import { type Budget, type FloorMiss, type PropertyResult, checkProperty } from '../properties/suite.ts';
+import { type Budget, type FloorMiss, type PropertyResult, checkProperties } from '../properties/suite.ts';
 import { saveCounterexample } from '../counterexamples/store.ts';
 import type { Style } from './output.ts';
 
 export interface CheckTask {
-  readonly property: PropertyName;
+  /** Properties of one guest kind: they draw the same programs. */
+  readonly properties: readonly PropertyName[];
   readonly model: ModelName;
   /** A seeded-bug variant run in place of the model, or null. */
   readonly variant: string | null;
@@ -43,17 +46,19 @@ export interface CheckOutcome {
 }
 
 
-export function runCheck(task: CheckTask): CheckOutcome {
-  const spec = findProperty(task.property);
-  if (spec === undefined) throw new Error(`unknown property ${task.property}`);
+export function runCheck(task: CheckTask): CheckOutcome[] {
+  const specs = task.properties.map((name) => {
+    const spec = findProperty(name);
+    if (spec === undefined) throw new Error(`unknown property ${name}`);
+    return spec;
+  });
   const variant = task.variant === null ? undefined : findVariant(task.variant);
   if (task.variant !== null && variant === undefined) throw new Error(`unknown variant ${task.variant}`);
   const base = MODELS[task.model];
   const machine = variant?.machine ?? base;
   // A variant's evidence must pass on the model it breaks (properties/suite.ts minimises with both).
-  const r = checkProperty(spec, machine, task.budget, variant === undefined ? {} : { correct: base });
-  return {
-    property: task.property,
+  return checkProperties(specs, machine, task.budget, variant === undefined ? {} : { correct: base }).map((r) => ({
+    property: r.property.name,
     model: task.model,
     label: variant === undefined ? task.model : `${task.model} (${variant.name})`,
     verdict: r.verdict,
@@ -62,7 +67,7 @@ export function runCheck(task: CheckTask): CheckOutcome {
     seconds: r.seconds,
     floorMisses: r.floorMisses,
     report: r.counterexample === null ? [] : counterexampleReport(r, task, variant?.machine ?? null, base),
-  };
+  }));
 }
 
 /** The minimal program as it ran, then the trace saved for it (or why it was not). */

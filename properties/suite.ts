@@ -74,10 +74,7 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
   const stats = emptyStats();
   let runs = 0;
   let failed = false;
-  // Half the programs run a Svade guest, half a Svadu one (decision 0013): every property holds under both.
-  const programsOf = (guest: GuestKind) =>
-    fc.tuple(programArb(guest, budget.maxCommands), fc.constantFrom(...AD_MODES)).map(([program, ad]) => ({ guest, program, ad }));
-  const arb = spec.guests === 'both' ? fc.oneof(programsOf('well-behaved'), programsOf('arbitrary')) : programsOf('arbitrary');
+  const arb = programsArb(spec.guests, budget);
   const started = performance.now();
   const details = fc.check(
     fc.property(arb, ({ guest, program, ad }) => {
@@ -99,13 +96,7 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
     const [{ guest, program, ad }] = details.counterexample;
     counterexample = minimalCounterexample(spec, machine, guest, ad, program, options.correct);
   }
-  const floorMisses: FloorMiss[] = [];
-  if (!details.failed) {
-    for (const [event, floor] of Object.entries(spec.floors(machine.name)) as [StatName, number][]) {
-      const per100 = (statCount(stats, event) * 100) / Math.max(1, runs);
-      if (per100 < floor) floorMisses.push({ event, per100, floor });
-    }
-  }
+  const floorMisses = details.failed ? [] : floorMissesOf(spec, machine, stats, runs);
   return {
     property: spec,
     model: machine.name,
@@ -118,6 +109,70 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
     counterexample,
     floorMisses,
   };
+}
+
+/**
+ * Several properties against one machine, with the results `checkProperty` gives for
+ * each, in one lockstep pass per program where it can. Every property that draws the
+ * same kind of guest draws the same programs (one arbitrary, one seed), and a run's
+ * statistics do not depend on the properties it checks; so when no program fails, one
+ * run checking them all gives each property exactly its own result (its programs, its
+ * statistics, its floors), and the machine and the reference step once instead of once
+ * per property. A pass's seconds are shared by its properties. When a program fails,
+ * the pass proves nothing about the properties checked after the failing one on that
+ * program, so each property of that pass is checked on its own, as `checkProperty` does.
+ */
+export function checkProperties(specs: readonly PropertySpec[], machine: AnyMachine, budget: Budget, options: CheckOptions = {}): PropertyResult[] {
+  const groups = new Map<PropertySpec['guests'], PropertySpec[]>();
+  for (const spec of specs) groups.set(spec.guests, [...(groups.get(spec.guests) ?? []), spec]);
+  const results = new Map<PropertySpec, PropertyResult>();
+  for (const [guests, group] of groups) {
+    const together = group.length > 1 ? checkTogether(group, guests, machine, budget) : null;
+    for (const spec of group) results.set(spec, together?.get(spec) ?? checkProperty(spec, machine, budget, options));
+  }
+  return specs.map((spec) => results.get(spec) as PropertyResult);
+}
+
+/** One pass over the programs with every property of `group` checked; null if a program failed. */
+function checkTogether(group: readonly PropertySpec[], guests: PropertySpec['guests'], machine: AnyMachine, budget: Budget): Map<PropertySpec, PropertyResult> | null {
+  const stats = emptyStats();
+  let runs = 0;
+  const started = performance.now();
+  const details = fc.check(
+    fc.property(programsArb(guests, budget), ({ guest, program, ad }) => {
+      const r = runProgram(machine, resolveProgram(program, guest), { properties: group, guest, ad });
+      if (r.violation !== null) return false;
+      runs++;
+      addStats(stats, r.stats);
+      return true;
+    }),
+    { numRuns: budget.runs, seed: budget.seed | 0, endOnFailure: true },
+  );
+  if (details.failed) return null;
+  const seconds = (performance.now() - started) / 1000;
+  return new Map(group.map((spec) => {
+    const floorMisses = floorMissesOf(spec, machine, stats, runs);
+    const verdict = floorMisses.length > 0 ? 'vacuous' as const : 'pass' as const;
+    return [spec, { property: spec, model: machine.name, verdict, runs, stats, seconds, seed: budget.seed, path: null, counterexample: null, floorMisses }];
+  }));
+}
+
+/** The programs a property of this guest kind draws: half Svade, half Svadu. */
+function programsArb(guests: PropertySpec['guests'], budget: Budget) {
+  // Half the programs run a Svade guest, half a Svadu one (decision 0013): every property holds under both.
+  const programsOf = (guest: GuestKind) =>
+    fc.tuple(programArb(guest, budget.maxCommands), fc.constantFrom(...AD_MODES)).map(([program, ad]) => ({ guest, program, ad }));
+  return guests === 'both' ? fc.oneof(programsOf('well-behaved'), programsOf('arbitrary')) : programsOf('arbitrary');
+}
+
+/** The floors of `spec` this run's statistics fall below. */
+function floorMissesOf(spec: PropertySpec, machine: AnyMachine, stats: RunStats, runs: number): FloorMiss[] {
+  const misses: FloorMiss[] = [];
+  for (const [event, floor] of Object.entries(spec.floors(machine.name)) as [StatName, number][]) {
+    const per100 = (statCount(stats, event) * 100) / Math.max(1, runs);
+    if (per100 < floor) misses.push({ event, per100, floor });
+  }
+  return misses;
 }
 
 /**
