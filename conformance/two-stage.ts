@@ -4,12 +4,22 @@
  * that implicit VS-stage PTE reads and A/D updates meet the G-stage. Nothing
  * changes the tables between accesses but the hart's own A/D updates, so the
  * reference is the deterministic fresh two-stage walk, with hardware A/D update.
+ *
+ * The nested-paging hart's TLB (spec/two-stage-tlb.ts, Svadu) is held to the same
+ * walk on every access, with an empty TLB and with the TLB the scenario's earlier
+ * accesses filled: with nothing but A/D updates changing memory, going back to memory
+ * for every leaf that needs one must give exactly the fresh walk's result and updates,
+ * so exactly what QEMU gave wherever QEMU agrees with the walk. A store to a page
+ * holding page tables (or any PTE the filled TLB's walks read) changes more than A/D;
+ * the filled TLB is then emptied (a TLB may drop anything; QEMU itself flushes at every
+ * switch into VS-mode).
  */
 import fc from 'fast-check';
 import { type Gva, type Hpa, gva, hex } from '../spec/address.ts';
 import { type Memory, emptyMemory, readWord, writeWord } from '../spec/memory.ts';
 import { PTE_D, PTE_W, encodePte, pteR, pteW, pteX } from '../spec/pte.ts';
-import { type Hgatp, type TwoStageResult, translateTwoStage } from '../spec/two-stage.ts';
+import { type Hgatp, type TwoStageInput, type TwoStageResult, translateTwoStage } from '../spec/two-stage.ts';
+import { type TwoStageTlb, emptyTwoStageTlb, hartTranslate } from '../spec/two-stage-tlb.ts';
 import type { AccessKind } from '../spec/walk.ts';
 import { inRam } from '../spec/config.ts';
 import type { Satp } from '../spec/guest-action.ts';
@@ -170,15 +180,79 @@ function deviationFor(
   return [];
 }
 
+/** Frames holding page tables of either stage: a store there may make a filled TLB stale. */
+const TABLE_FRAMES: readonly bigint[] = [...PT_FRAMES, CODE_L1, G_ROOT, G_ROOT + 1n, G_ROOT + 2n, G_ROOT + 3n, G_L1, G_L0];
+
+/** The host pages a translation read PTEs from: each G-stage walk's tables, and each VS-stage PTE's page. */
+const pagesRead = (t: ReturnType<typeof hartTranslate>): bigint[] => t.gLookups.flatMap((l) => [
+  ...(l.walk === null ? [] : l.walk.path.map((p) => p.pteAddr >> 12n)),
+  ...(!l.explicit && l.outcome.kind === 'ok' ? [l.outcome.hpa >> 12n] : []),
+]);
+
+/** What the nested-paging hart did over the accesses checked: for the figures a run reports. */
+export interface HartCounts {
+  accesses: number;
+  /** Accesses the filled TLB served from a combined entry. */
+  combinedHits: number;
+  /** Accesses for which a cached leaf needing an A/D update sent the filled TLB back to memory. */
+  backToMemory: number;
+  /** A/D updates the hart made (each stage's), on the filled TLB. */
+  updates: number;
+}
+
+export const emptyHartCounts = (): HartCounts => ({ accesses: 0, combinedHits: 0, backToMemory: 0, updates: 0 });
+
+const resultText = (t: TwoStageResult): string =>
+  `${t.kind === 'ok' ? `ok at ${hex(t.hpa)}` : `cause ${t.cause}, tval ${hex(t.tval)}, tval2 ${hex(t.tval2)}`}; A/D [${t.updates.map((u) => `${hex(u.addr)}=${hex(u.value)}`).join(', ')}]`;
+
+/**
+ * The hart's translation of one access, with an empty TLB and with `filled`, against the fresh walk
+ * `want`: the same result and the same A/D updates, in order. The difference, or the TLB after it.
+ */
+function hartAgrees(want: TwoStageResult, input: TwoStageInput, filled: TwoStageTlb, counts: HartCounts | undefined):
+  { readonly message: string | null; readonly tlb: TwoStageTlb; readonly read: readonly bigint[] } {
+  const cold = hartTranslate(emptyTwoStageTlb, input);
+  const warm = hartTranslate(filled, input);
+  if (counts !== undefined) {
+    counts.accesses++;
+    if (warm.served.combined) counts.combinedHits++;
+    if (warm.served.backToMemory > 0) counts.backToMemory++;
+    counts.updates += warm.result.updates.length;
+  }
+  for (const [tlb, t] of [['an empty', cold], ['the filled', warm]] as const) {
+    if (resultText(t.result) !== resultText(want)) {
+      return { message: `${input.access} ${hex(input.gva)}: the NPT hart with ${tlb} TLB gives ${resultText(t.result)}, the fresh walk ${resultText(want)}`, tlb: warm.tlb, read: [] };
+    }
+  }
+  return { message: null, tlb: warm.tlb, read: pagesRead(warm) };
+}
+
+/**
+ * Every access of a scenario on the nested-paging hart against the fresh two-stage walk, with no QEMU:
+ * checkTwoStage's hart check alone, memory advanced by the walk's updates and stores.
+ */
+export function checkTwoStageHart(sc: TwoStageScenario, counts?: HartCounts): TwoStageVerdict | null {
+  return check(sc, null, counts);
+}
+
 /** Check one scenario: each access against the fresh two-stage walk; the readbacks against memory. Stops at the first difference. */
-export function checkTwoStage(sc: TwoStageScenario, results: readonly OpResult[]): TwoStageVerdict | null {
+export function checkTwoStage(sc: TwoStageScenario, results: readonly OpResult[], counts?: HartCounts): TwoStageVerdict | null {
+  return check(sc, results, counts);
+}
+
+/** checkTwoStage, or with `results` null the hart against the walk alone. */
+function check(sc: TwoStageScenario, results: readonly OpResult[] | null, counts: HartCounts | undefined): TwoStageVerdict | null {
   let mem = sc.initialMemory;
+  let tlb = emptyTwoStageTlb;
+  /** Pages holding what the filled TLB may have cached. */
+  let tables = new Set(TABLE_FRAMES);
   const ops = sc.scenario.ops;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as Op;
-    const r = results[i];
-    if (r === undefined) return { op: i, message: `QEMU reported ${results.length} results for ${ops.length} operations`, explainedBy: [] };
+    const r = results === null ? null : results[i];
+    if (r === undefined) return { op: i, message: `QEMU reported ${results?.length ?? 0} results for ${ops.length} operations`, explainedBy: [] };
     if (op.kind === OP.mRead) {
+      if (r === null) continue;
       const want = readWord(mem, op.a);
       // QEMU 7.2's A/D update of a VS-stage PTE is a plain store: it never sets D in the G-stage leaf.
       const gstageD = op.a >> 12n === G_L0 && r.value === (want & ~PTE_D);
@@ -186,20 +260,29 @@ export function checkTwoStage(sc: TwoStageScenario, results: readonly OpResult[]
       continue;
     }
     const access: AccessKind = op.kind === OP.load ? 'load' : op.kind === OP.store ? 'store' : 'fetch';
-    const run = (m: Memory, vsMxr: boolean, mstatusMxr: boolean) => translateTwoStage({
+    const input = (m: Memory, vsMxr: boolean, mstatusMxr: boolean): TwoStageInput => ({
       gva: gva(op.a) as Gva, access, priv: sc.priv, vsatp: sc.vsatp, hgatp: sc.hgatp,
       vsstatus: { sum: sc.vsSum, mxr: vsMxr }, mstatusMxr,
       read: (a: Hpa) => readWord(m, a), inRam: (a: Hpa) => inRam(qemuGuestConfig, a), svade: false,
     });
+    const run = (m: Memory, vsMxr: boolean, mstatusMxr: boolean) => translateTwoStage(input(m, vsMxr, mstatusMxr));
     const want = run(mem, sc.vsMxr, sc.mstatusMxr);
+    // The hart first: a difference from the walk is the TLB's own, whatever QEMU did.
+    const hart = hartAgrees(want, input(mem, sc.vsMxr, sc.mstatusMxr), tlb, counts);
+    if (hart.message !== null) return { op: i, message: hart.message, explainedBy: [] };
+    tlb = hart.tlb;
+    tables = new Set([...tables, ...hart.read]);
     const after = want.updates.reduce((m, u) => writeWord(m, u.addr, u.value), mem);
-    if (!shows(want, r, access, after, sc)) {
+    if (r !== null && !shows(want, r, access, after, sc)) {
       const spec = want.kind === 'ok' ? `ok at ${hex(want.hpa)}` : `cause ${want.cause}, tval ${hex(want.tval)}, tval2 ${hex(want.tval2)}`;
       const got = r.where === 'ok' ? `ok (value ${hex(r.value)})` : `trap to ${r.where}, cause ${r.cause}, tval ${hex(r.tval)}, tval2 ${hex(r.tval2)}`;
       return { op: i, message: `${access} ${hex(op.a)} (${sc.priv}-mode): the spec says ${spec}, QEMU ${got}`, explainedBy: deviationFor(want, r, sc, access, after, mem, run) };
     }
     mem = after;
-    if (want.kind === 'ok' && access === 'store') mem = writeWord(mem, want.hpa & ~7n, op.b);
+    if (want.kind === 'ok' && access === 'store') {
+      mem = writeWord(mem, want.hpa & ~7n, op.b);
+      if (tables.has(want.hpa >> 12n)) tlb = emptyTwoStageTlb;
+    }
   }
   return null;
 }
