@@ -31,7 +31,10 @@ export const DEFAULT_DEPTH = 6;
 
 
 /** Events printed after the table, in this order. */
-const SHOWN_EVENTS = ['access', 'stale-allowed', 'stale-taken', 'shadow-resync', 'hidden-fault', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hw-tlb-flush', 'vm-exit', 'm-trap'];
+const SHOWN_EVENTS = [
+  'access', 'stale-allowed', 'stale-taken', 'shadow-resync', 'hidden-fault', 'asid-switch-no-fence', 'host-remap', 'host-write-protect', 'hw-tlb-flush',
+  'ad-update', 'dirty-required', 'vm-exit', 'm-trap',
+];
 
 interface ExhaustiveOptions {
   readonly depth: number;

@@ -72,6 +72,9 @@ const HOST: readonly MachineEvent[] = [
   { kind: 'hostWriteProtect', gpn: D0 },
 ];
 
+/** A leaf as a Svadu guest leaves it after aging (A and D clear) or after writeback (D clear). */
+const clean = (frame: bigint, accessed: boolean): bigint => encodePte({ ppn: frame, r: true, w: true, a: accessed });
+
 export const CONFIGS: readonly ExhaustiveConfig[] = [
   {
     name: 'default',
@@ -84,6 +87,19 @@ export const CONFIGS: readonly ExhaustiveConfig[] = [
     description: 'default, and a store to the second page, the leaf made read-only, the first page\'s level-1 pointer retargeted, and one address space\'s root under the other\'s ASID (17 events)',
     universe: [VA_A, VA_B],
     alphabet: [...ACCESSES, ...PT_STORES, ...SATPS, ...FENCES, ...HOST],
+  },
+  {
+    name: 'svadu',
+    description: 'a Svadu guest (the hart sets A and D): two pages sharing a level-0 table, a load and a store of one, a load of the other; their leaf aged (A and D clear), written back (D clear) or made invalid; two address spaces; three fence forms (x0, the page, ASID 1); dirty logging of a data page and of the level-0 table (13 events)',
+    universe: [VA_A, VA_B],
+    alphabet: [
+      ACCESSES[0], ACCESSES[1], ACCESSES[2],
+      { kind: 'ptStore', addr: pteAddress(P2, 1n), value: clean(D0, false) },
+      { kind: 'ptStore', addr: pteAddress(P2, 1n), value: clean(D0, true) },
+      PT_STORES[0], SATPS[0], SATPS[1], ...FENCES.slice(0, 2), FENCES[2], HOST[1],
+      { kind: 'hostWriteProtect', gpn: P2 },
+    ] as MachineEvent[],
+    ad: 'svadu',
   },
   {
     name: 'small',

@@ -148,3 +148,19 @@ describe(`every program of up to ${TEST_DEPTH} steps over the default configurat
     if (TEST_DEPTH >= MIN_FLOOR_DEPTH) for (const e of floorsFor(model, cfg)) expect(r.stats.events.get(e) ?? 0, e).toBeGreaterThan(0);
   });
 });
+
+describe('every program of up to 4 steps over the Svadu configuration', () => {
+  test.each(['npt', 'tsp', 'ssp'] as const)('%s: every property holds, A and D are set for the guest, and stores had to set D', (model) => {
+    const cfg = config('svadu');
+    const r = exhaustiveSearch({ config: cfg, depth: 4, machine: MODELS[model], properties: propertiesFor(model) });
+    expect(r.failure, r.failure === null ? '' : `${r.failure.violation.property}: ${r.failure.violation.message}`).toBeNull();
+    for (const e of floorsFor(model, cfg)) expect(r.stats.events.get(e) ?? 0, e).toBeGreaterThan(0);
+  });
+
+  test('finds the variant that never sets D in the guest PTE, at its shortest (3 steps)', () => {
+    const variant = findVariant('ssp-dirty-in-shadow-only');
+    if (variant === undefined) throw new Error('variant missing');
+    const r = exhaustiveSearch({ config: config('svadu'), depth: 4, machine: variant.machine, properties: propertiesFor('ssp') });
+    expect(r.failure?.events.length).toBe(3);
+  });
+});

@@ -42,7 +42,9 @@ export const MIN_FLOOR_DEPTH = 4;
 /** The floors of a search on `model` over `config`: those of EXHAUSTIVE_FLOORS its alphabet can give rise to. */
 export function floorsFor(model: ModelName, config: ExhaustiveConfig): readonly EventName[] {
   const has = (kind: MachineEvent['kind']): boolean => config.alphabet.some((e) => e.kind === kind);
-  return EXHAUSTIVE_FLOORS[model].filter((e) => (e === 'host-remap' ? has('hostRemap') : e === 'host-write-protect' ? has('hostWriteProtect') : true));
+  const floors = EXHAUSTIVE_FLOORS[model].filter((e) => (e === 'host-remap' ? has('hostRemap') : e === 'host-write-protect' ? has('hostWriteProtect') : true));
+  // A Svadu configuration must reach what it is for: A/D set for the guest, and stores that had to set D.
+  return config.ad === 'svadu' ? [...floors, 'ad-update', 'dirty-required'] : floors;
 }
 
 /** Shards split the programs by their first SHARD_PREFIX events. */
