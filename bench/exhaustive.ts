@@ -7,7 +7,7 @@
  * events) against the length of that trace, which the random suite shrank. Prints figures; asserts
  * nothing about time.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { VARIANTS } from '../model/variants.ts';
 import type { MachineEvent, ModelName } from '../model/machine.ts';
 import { MODEL_NAMES } from '../model/models.ts';
@@ -102,7 +102,8 @@ export function variantMinimums(seconds: number, only: readonly string[] = []): 
     const base = defaultConfig();
     const alphabet = [...base.alphabet];
     for (const e of trace.events) if (!alphabet.some((x) => key(x) === key(e))) alphabet.push(e);
-    const config: ExhaustiveConfig = { ...base, name: `default+${v.name}`, universe: trace.universe, alphabet };
+    // Under the trace's own A/D mode: a Svadu trace's bug is invisible to a Svade guest.
+    const config: ExhaustiveConfig = { ...base, name: `default+${v.name}`, universe: trace.universe, alphabet, ad: trace.meta.ad ?? 'svade' };
     const shrunk = trace.events.length;
     // The trace's own property: a shorter program failing another property would be another counterexample.
     const property = findProperty(trace.meta.property);
@@ -114,10 +115,12 @@ export function variantMinimums(seconds: number, only: readonly string[] = []): 
   return out;
 }
 
-/** Every variant on the default configuration at depth 6: found, and how short. */
-export function variantsAtDepthSix(): { variant: string; found: number | null; seconds: number }[] {
-  const r = timed(VARIANTS.map((v) => task(v.base, 6, { variant: v.name })), 2);
-  return r.outcomes.map((o) => ({ variant: o.task.variant ?? '', found: o.failure === null ? null : o.failure.events.length, seconds: o.seconds }));
+/** Every variant at depth 6, on the default configuration, or the Svadu one for a variant whose trace is Svadu: found, and how short. */
+export function variantsAtDepthSix(): { variant: string; config: string; found: number | null; seconds: number }[] {
+  const dir = new URL('../counterexamples/seeded/', import.meta.url).pathname;
+  const svadu = (name: string): boolean => existsSync(`${dir}${name}.itf.json`) && loadTrace(`${dir}${name}.itf.json`).meta.ad === 'svadu';
+  const r = timed(VARIANTS.map((v) => task(v.base, 6, { variant: v.name, config: svadu(v.name) ? 'svadu' : 'default' })), 2);
+  return r.outcomes.map((o) => ({ variant: o.task.variant ?? '', config: o.task.config, found: o.failure === null ? null : o.failure.events.length, seconds: o.seconds }));
 }
 
 export function main(argv: readonly string[], io: Io): number {
