@@ -74,6 +74,11 @@ export function hartView(s: HartsState, hart: HartId): ReferenceState {
   return view;
 }
 
+/** Refuse a hart the guest does not have (a step must name one of its harts). */
+function checkHart(s: HartsState, hart: HartId): void {
+  hartView(s, hart);
+}
+
 /** The exact set of outcomes hart `hart` may produce for this access now. */
 export function hartsAllowedOutcomes(s: HartsState, hart: HartId, a: AccessAction): Outcome[] {
   return allowedOutcomes(hartView(s, hart), a);
@@ -105,7 +110,7 @@ export function storeShared(s: HartsState, addr: Gpa, value: bigint): HartsState
 export function hartsStep(s: HartsState, hart: HartId, a: Exclude<GuestAction, AccessAction>): HartsState {
   return match(a)
     .with({ kind: 'ptStore' }, (st) => {
-      hartView(s, hart);
+      checkHart(s, hart);
       return storeShared(s, st.addr, st.value);
     })
     .with({ kind: 'satp' }, { kind: 'sfence' }, { kind: 'sum' }, { kind: 'mxr' }, (local) => {
@@ -122,7 +127,7 @@ export function hartsStep(s: HartsState, hart: HartId, a: Exclude<GuestAction, A
  * the one-hart `referenceAccess` saturates its own cache in between).
  */
 export function hartsAccess(s: HartsState, hart: HartId, a: AccessAction, o: Outcome): HartsState {
-  hartView(s, hart);
+  checkHart(s, hart);
   let next = s;
   for (const [addr, value] of outcomeWrites(a, o)) next = storeShared(next, addr, value);
   return next;
@@ -136,7 +141,7 @@ export function hartsAccess(s: HartsState, hart: HartId, a: AccessAction, o: Out
  * and fences no hart ("Binary Encoding", "Hart Mask Errors").
  */
 export function hartsSbi(s: HartsState, hart: HartId, call: SbiCall): { readonly state: HartsState; readonly ret: SbiRet } {
-  hartView(s, hart);
+  checkHart(s, hart);
   const selection = selectHarts(call.hartMask, call.hartMaskBase, hartCount(s));
   return match(selection)
     .with({ kind: 'invalid-param' }, () => ({ state: s, ret: { error: SBI_ERR_INVALID_PARAM, value: 0n } as const }))
