@@ -157,14 +157,23 @@ function sfence(s: ReferenceState, rs1: Gva | null, rs2raw: number | null): Refe
   if (rs1 !== null && !isCanonicalSv39(rs1)) return s;
   const rs2 = rs2raw === null ? null : maskAsid(s.cfg, rs2raw);
   const memAt = (a: Gpa) => readWord(s.mem, a);
+  const inFlightRoots = rs1 === null ? s.inFlightRoots.filter((r) => rs2 !== null && r.asid !== rs2) : s.inFlightRoots;
+  return removeEntries({ ...s, inFlightRoots }, (e) => fenceRemoves(e, rs1, rs2, memAt));
+}
+
+/**
+ * The cached entries `removes` picks taken out, then saturation: what a fence does
+ * once it has said which entries go. `sfence` and the SBI range fence
+ * (spec/sbi.ts, one or more SFENCE.VMA over a range of pages) share it.
+ */
+export function removeEntries(s: ReferenceState, removes: (e: CachedPte) => boolean): ReferenceState {
   const cache = new Map<string, readonly CachedPte[]>();
   for (const [key, es] of s.cache) {
-    const kept = es.filter((e) => !fenceRemoves(e, rs1, rs2, memAt));
+    const kept = es.filter((e) => !removes(e));
     // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty list and no list are the same cache (`?? []` everywhere it is read)
     if (kept.length > 0) cache.set(key, kept);
   }
-  const inFlightRoots = rs1 === null ? s.inFlightRoots.filter((r) => rs2 !== null && r.asid !== rs2) : s.inFlightRoots;
-  return saturate({ ...s, cache, inFlightRoots });
+  return saturate({ ...s, cache });
 }
 
 /**
@@ -174,7 +183,15 @@ function sfence(s: ReferenceState, rs1: Gva | null, rs2raw: number | null): Refe
  * read from changes no walk: saturating again would add nothing, and is skipped.
  */
 function store(s: ReferenceState, addr: Gpa, value: bigint): ReferenceState {
-  const mem = writeWord(s.mem, addr, value);
+  return stored(s, writeWord(s.mem, addr, value), addr);
+}
+
+/**
+ * The state once memory has become `mem` through a store to `addr`, by this hart
+ * or by another that shares its memory (spec/harts.ts: every hart's cache
+ * saturates against every store, whichever hart made it).
+ */
+export function stored(s: ReferenceState, mem: Memory, addr: Gpa): ReferenceState {
   // Stryker disable next-line ConditionalExpression: a shortcut; without it the state returned is an equal copy
   if (mem === s.mem) return s;
   return addressesRead(s.cache).has(addr) ? saturate({ ...s, mem }) : { ...s, mem };

@@ -35,10 +35,10 @@ export interface LitmusFile {
 }
 
 /** A litmus `allowed` entry as the reference names it (physical address only: A/D effects are checked through memory). */
-function litmusKey(a: { readonly ok: string } | { readonly fault: number; readonly tval: string }): string {
+export function litmusKey(a: { readonly ok: string } | { readonly fault: number; readonly tval: string }): string {
   return 'ok' in a ? `ok pa=0x${BigInt(a.ok).toString(16)}` : `fault ${a.fault} tval=0x${BigInt(a.tval).toString(16)}`;
 }
-const referenceKey = (o: Outcome): string => (o.kind === 'ok' ? outcomeKey({ ...o, adUpdate: null }) : outcomeKey({ kind: 'fault', cause: o.cause, tval: o.tval }));
+export const referenceKey = (o: Outcome): string => (o.kind === 'ok' ? outcomeKey({ ...o, adUpdate: null }) : outcomeKey({ kind: 'fault', cause: o.cause, tval: o.tval }));
 
 export function toGuestAction(op: LitmusOp): GuestAction {
   switch (op.op) {
