@@ -282,7 +282,7 @@ describe('bad options: one line and exit 2, in every command line', () => {
   test.each([
     [['--depth', '0'], /--depth must be a positive integer/],
     [['--depth', '13'], /--depth 13: at most 12/],
-    [['--config', 'nope'], /unknown configuration 'nope' \(known: default, wide, small\)/],
+    [['--config', 'nope'], /unknown configuration 'nope' \(known: default, wide, svadu, small\)/],
     [['--model', 'x'], /unknown model 'x'/],
     [['--model', 'ssp,ssp'], /--model names 'ssp' twice/],
     [['--variant', 'x'], /unknown variant 'x'/],
