@@ -117,6 +117,8 @@ export interface VcpuOptions<S> {
   readonly remoteSbiFlush: boolean;
   /** The one-hart machine whose SFENCE.VMA serves a hart's part of an SBI remote fence (default: the design's own). */
   readonly remoteFence?: Machine<S>;
+  /** SSP: keep which shadow pages are in sync per hart (false: one flag, as if every hart saw every sync). */
+  readonly perHartSync?: boolean;
 }
 
 const DEFAULT_OPTIONS = { broadcast: true, remoteSbiFlush: true } as const;
@@ -203,6 +205,7 @@ function vcpuMachine<S, H>(
     const cross: CrossHartEvent[] = [];
     const handler: 'M' | 'HS' = e.kind === 'hostRemap' || e.kind === 'hostWriteProtect' || e.kind === 'hostUnprotect'
       || r.traps.some((t) => t.to === 'HS') || !r.traps.some((t) => t.to === 'M') ? 'HS' : 'M';
+    const resynced = r.events.includes('shadow-resync');
     const harts = s.harts.map((h, i) => {
       if (i === hart) return split.hartOf(r.state);
       const settled = split.settle(before, r.state, h, owed, options.broadcast);
@@ -210,7 +213,8 @@ function vcpuMachine<S, H>(
         traps.push(ipi(handler));
         cross.push('remote-flush');
       }
-      cross.push(...settled.cross);
+      // A change another hart's shadow reaches counts as a resync it sees only when the step resynced (not a fill).
+      cross.push(...settled.cross.filter((c) => c !== 'resync-seen-by-other-hart' || resynced));
       return settled.hart;
     });
     return { next: { shared: r.state, harts }, result: r, traps, cross };
@@ -358,9 +362,9 @@ function changedPages(before: ShadowState, after: ShadowState): bigint[] {
   return out;
 }
 
-function shadowSplit(policy: ShadowPolicy, base: Machine<ShadowState>): HartSplit<ShadowState, ShadowHart> {
+function shadowSplit(policy: ShadowPolicy, base: Machine<ShadowState>, sharedSyncBug: boolean): HartSplit<ShadowState, ShadowHart> {
   // SSP's shadows lag the guest's tables: which sps are in sync is a per-hart fact. TSP's are always in sync.
-  const perHartSync = !policy.writeProtectPageTables;
+  const perHartSync = !policy.writeProtectPageTables && !sharedSyncBug;
   return {
     hartOf: (s) => ({
       guestSatp: s.guestSatp, sum: s.sum, mxr: s.mxr, active: s.active, vsatp: s.vsatp, tlb: s.tlb,
@@ -461,8 +465,11 @@ export function nptVcpus(options: VcpuOptions<NptState> = DEFAULT_OPTIONS): Vcpu
 export function shadowVcpus(policy: ShadowPolicy, options: VcpuOptions<ShadowState> = DEFAULT_OPTIONS): VcpuMachine<ShadowState, ShadowHart> {
   const base = shadowMachine(policy);
   const delegation = policy.name === 'ssp' ? policy.delegation : toHs(policy.delegation);
-  return vcpuMachine(base, shadowSplit(policy, base), delegation, options);
+  return vcpuMachine(base, shadowSplit(policy, base, options.perHartSync === false), delegation, options);
 }
+
+/** The designs' options: shared-table fences reach every hart, SBI remote fences flush the harts they name. */
+export const DEFAULT_VCPU_OPTIONS = DEFAULT_OPTIONS;
 
 export const VCPU_MODELS: Readonly<Record<ModelName, AnyVcpuMachine>> = {
   npt: eraseVcpu(nptVcpus()),

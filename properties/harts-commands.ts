@@ -24,7 +24,7 @@ import type { SbiCall } from '../spec/sbi.ts';
 import type { AccessKind } from '../spec/walk.ts';
 import type { MachineEvent } from '../model/machine.ts';
 import type { VcpuStep } from '../model/vcpus.ts';
-import { type Command, type GuestBookkeeping, bootBookkeeping, commandArb, leafValueArb, resolve } from './commands.ts';
+import { type Command, type GuestBookkeeping, bootBookkeeping, commandArb, leafValueArb, mappedPage, resolve } from './commands.ts';
 import type { HartsProgram } from './harts-run.ts';
 import { ASIDS, BOOT_ASID_OF_ROOT, ROOTS, VAS } from './pools.ts';
 
@@ -45,7 +45,18 @@ export type HartCommand =
   | {
       readonly kind: 'race'; readonly storer: number; readonly accessor: number; readonly va: number; readonly value: bigint;
       readonly fence: 'none' | 'accessor' | 'all' | 'all-but-accessor'; readonly access: AccessKind;
-    };
+    }
+  /** One hart touches a page, another hart's hypervisor thread remaps or write-protects its frame, the first touches it again. */
+  | { readonly kind: 'hostRace'; readonly accessor: number; readonly host: number; readonly va: number; readonly op: 'hostRemap' | 'hostWriteProtect'; readonly access: AccessKind }
+  /** Threads: harts touch one page in turn (in their own address spaces). */
+  | { readonly kind: 'share'; readonly harts: readonly number[]; readonly va: number; readonly access: AccessKind }
+  /**
+   * A hart loads an address space after another hart ran in it and its PTE changed
+   * without a fence: hart `runner` switches to space `space` and touches the page;
+   * hart `changer` changes its PTE there; hart `loader` switches to the space and
+   * touches the page (it never cached that walk: only the new PTE is allowed).
+   */
+  | { readonly kind: 'lateLoad'; readonly runner: number; readonly changer: number; readonly loader: number; readonly space: number; readonly va: number; readonly value: bigint };
 
 const ONES = (1n << 64n) - 1n;
 
@@ -82,6 +93,27 @@ export function hartCommandArb(harts: number): fc.Arbitrary<HartCommand> {
       }),
       weight: 3,
     },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('hostRace' as const), accessor: hartArb(harts), host: hartArb(harts), va: vaIdx,
+        op: fc.constantFrom('hostRemap' as const, 'hostWriteProtect' as const), access: fc.constantFrom<AccessKind>('load', 'store', 'store'),
+      }),
+      weight: 2,
+    },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('share' as const), harts: fc.array(hartArb(harts), { minLength: 2, maxLength: 3 }), va: vaIdx,
+        access: fc.constantFrom<AccessKind>('load', 'store', 'fetch'),
+      }),
+      weight: 2,
+    },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('lateLoad' as const), runner: hartArb(harts), changer: hartArb(harts), loader: hartArb(harts),
+        space: fc.integer({ min: 0, max: ROOTS.length - 1 }), va: vaIdx, value: leafValueArb('arbitrary'),
+      }),
+      weight: 2,
+    },
   );
 }
 
@@ -94,7 +126,7 @@ export interface HartsCommandProgram {
 export function hartsProgramArb(harts: number, maxCommands: number): fc.Arbitrary<HartsCommandProgram> {
   return fc.record({
     harts: fc.constant(harts),
-    layout: fc.constantFrom<Layout>('threads', 'threads', 'processes', 'same-asid'),
+    layout: fc.constantFrom<Layout>('threads', 'processes', 'same-asid'),
     commands: fc.array(hartCommandArb(harts), { minLength: 1, maxLength: maxCommands, size: 'max' }),
   });
 }
@@ -168,6 +200,24 @@ export function resolveHartsProgram(p: HartsCommandProgram): HartsProgram {
           steps.push({ kind: 'sbi', hart: r.storer, call: sbiCall({ kind: 'sbi', hart: r.storer, asid: null, mask, range: 'page', va: r.va }, g) });
         }
         access(r.accessor, r.va, r.access, 0x5a5an ^ (va >> PAGE_SHIFT));
+      })
+      .with({ kind: 'hostRace' }, (h) => {
+        access(h.accessor, h.va, 'load', 0n);
+        const g = gs[h.accessor] as GuestBookkeeping;
+        const page = mappedPage(g.mem, ROOTS[g.root] ?? 0n, VAS[h.va] ?? gva(0n));
+        if (page !== null) steps.push({ kind: 'host', hart: h.host, event: { kind: h.op, gpn: page } });
+        access(h.accessor, h.va, h.access, 0xa5a5n);
+      })
+      .with({ kind: 'share' }, (sh) => {
+        for (const hart of sh.harts) access(hart, sh.va, sh.access, BigInt(hart) + 0x77n);
+      })
+      .with({ kind: 'lateLoad' }, (l) => {
+        const asid = BOOT_ASID_OF_ROOT[l.space] ?? 1;
+        on(l.runner, { kind: 'satp', root: l.space, asid: ASIDS.indexOf(asid) });
+        access(l.runner, l.va, 'load', 0n);
+        on(l.changer, { kind: 'retarget', space: l.space, va: l.va, value: l.value });
+        on(l.loader, { kind: 'satp', root: l.space, asid: ASIDS.indexOf(asid) });
+        access(l.loader, l.va, 'load', 0n);
       })
       .exhaustive();
   }
