@@ -119,6 +119,8 @@ export interface VcpuOptions<S> {
   readonly remoteFence?: Machine<S>;
   /** SSP: keep which shadow pages are in sync per hart (false: one flag, as if every hart saw every sync). */
   readonly perHartSync?: boolean;
+  /** Where an ecall from VS lands (medeleg[10]); default: HS for NPT and TSP, M for SSP (decision 0015). */
+  readonly sbiTo?: 'M' | 'HS';
 }
 
 const DEFAULT_OPTIONS = { broadcast: true, remoteSbiFlush: true } as const;
@@ -464,7 +466,7 @@ export function nptVcpus(options: VcpuOptions<NptState> = DEFAULT_OPTIONS): Vcpu
 
 export function shadowVcpus(policy: ShadowPolicy, options: VcpuOptions<ShadowState> = DEFAULT_OPTIONS): VcpuMachine<ShadowState, ShadowHart> {
   const base = shadowMachine(policy);
-  const delegation = policy.name === 'ssp' ? policy.delegation : toHs(policy.delegation);
+  const delegation = (options.sbiTo ?? (policy.name === 'ssp' ? 'M' : 'HS')) === 'M' ? policy.delegation : toHs(policy.delegation);
   return vcpuMachine(base, shadowSplit(policy, base, options.perHartSync === false), delegation, options);
 }
 
