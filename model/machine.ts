@@ -60,7 +60,15 @@ export type HartEvent =
       readonly ctx: AccessContext;
       readonly result: { readonly kind: 'ok'; readonly hpa: Hpa } | { readonly kind: 'fault'; readonly cause: number };
     }
-  | { readonly kind: 'hfence-vvma'; readonly mem: Memory; readonly rs1: Gva | null; readonly rs2: number | null }
+  | {
+      readonly kind: 'hfence-vvma'; readonly mem: Memory; readonly rs1: Gva | null; readonly rs2: number | null;
+      /**
+       * Set when the fence forwards the guest's own SFENCE.VMA (or its part of an SBI remote fence) to this hart:
+       * an obligation of this hart alone. Unset, it pays for a change to the shadow tables, which every hart
+       * sharing them may cache (model/vcpus.ts, docs/decisions/0015).
+       */
+      readonly forGuestFence?: true;
+    }
   | { readonly kind: 'g-lookup'; readonly mem: Memory; readonly hgatp: Hgatp; readonly lookup: GLookup }
   | { readonly kind: 'hfence-gvma'; readonly mem: Memory; readonly rs1: Gpa | null; readonly rs2: number | null };
 

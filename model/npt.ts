@@ -48,7 +48,9 @@ export interface NptState {
 /** Page faults go on to the guest (hedeleg); guest-page faults and virtual instructions stop in HS. */
 const delegation = { medeleg: bits(12, 13, 15, 20, 21, 22, 23), hedeleg: bits(12, 13, 15) };
 const VTVM = false;
-const VMID = 1;
+/** The guest's VMID in hgatp (one VM). */
+export const NPT_VMID = 1;
+const VMID = NPT_VMID;
 const REGION_PAGES = 512n;
 
 /** Host frames that are RAM for the hart's PMA check: guest backing, the table pool, remapped frames. */

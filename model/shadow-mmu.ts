@@ -94,6 +94,11 @@ export interface ShadowState {
    * Kept for the whole run: it grows by the distinct leaf words written (13 in 590 generated steps), not by steps.
    */
   readonly claims: ReadonlyMap<string, bigint>;
+  /**
+   * Several vCPUs (model/vcpus.ts): the buffer keys of the shadows other harts have loaded, which reclaim must
+   * not drop. Absent with one hart.
+   */
+  readonly pinned?: ReadonlySet<string>;
 }
 
 /**
@@ -368,7 +373,7 @@ function allocFrame(x: ShadowScratch): bigint {
       x.s = { ...x.s, host: got.host };
       return got.frame;
     }
-    const victim = x.s.mmu.lru.find((k) => k !== x.s.active);
+    const victim = x.s.mmu.lru.find((k) => k !== x.s.active && !(x.s.pinned?.has(k) ?? false));
     if (victim === undefined) throw new PoolExhaustedError('the shadow-page pool is exhausted by the loaded shadow alone');
     dropShadow(x, victim);
     x.events.push('shadow-reclaim');

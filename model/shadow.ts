@@ -52,13 +52,13 @@ export function trap(x: ShadowScratch, cause: number, reason: TrapReason, from: 
  * VS-mode and executing SFENCE.VMA" (H extension, "Hypervisor Memory-Management
  * Fence Instructions"), so spec/concrete-tlb.ts's fence rule, over host memory.
  */
-export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null): void {
+export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null, forGuestFence = false): void {
   if (has(x, 'no-hw-tlb-flush')) return;
   const before = x.s.tlb;
   const tlb = tlbFence(before, rs1, rs2, (a) => readWord(x.s.host.mem, bareHpa(a)));
   if (tlbSize(tlb) !== tlbSize(before)) x.events.push('hw-tlb-flush');
   x.s = { ...x.s, tlb };
-  x.hart.push({ kind: 'hfence-vvma', mem: x.s.host.mem, rs1, rs2 });
+  x.hart.push(forGuestFence ? { kind: 'hfence-vvma', mem: x.s.host.mem, rs1, rs2, forGuestFence } : { kind: 'hfence-vvma', mem: x.s.host.mem, rs1, rs2 });
 }
 
 /**
@@ -72,7 +72,7 @@ export function hfenceVvma(x: ShadowScratch, rs1: Gva | null, rs2: number | null
  */
 export function hfenceForGuest(x: ShadowScratch, rs1: Gva | null, rs2: number | null): void {
   const split = rs1 !== null && [...x.s.mmu.pages.values()].some((sp) => sp.role.source.kind === 'split' && spCovers(sp.role, rs1));
-  hfenceVvma(x, split ? null : rs1, rs2);
+  hfenceVvma(x, split ? null : rs1, rs2, true);
 }
 
 const tlbSize = (t: ConcreteTlb): number => [...t.values()].reduce((n, es) => n + es.length, 0);
@@ -122,7 +122,16 @@ export function withPool<T>(x: ShadowScratch, f: () => T): T {
     if (!(e instanceof PoolExhaustedError)) throw e;
     if (x.s.vsatp !== null) zapRoot(x, x.s.vsatp.root);
     x.events.push('shadow-reclaim');
-    return f();
+    try {
+      return f();
+    } catch (again) {
+      // Several vCPUs (model/vcpus.ts): the other harts' loaded shadows are pinned and may fill the pool between
+      // them; their roots are emptied too (every hart is flushed of what it cached through them). One hart has none.
+      const pinned = [...(x.s.pinned ?? [])].flatMap((k) => { const f0 = x.s.mmu.roots.get(k); return f0 === undefined ? [] : [f0]; });
+      if (!(again instanceof PoolExhaustedError) || pinned.length === 0) throw again;
+      for (const root of pinned) zapRoot(x, root);
+      return f();
+    }
   }
 }
 

@@ -306,7 +306,7 @@ function bookkeepingWalk(mem: Memory, rootPpn: bigint, va: Gva) {
 }
 
 /** The guest page `va` maps to in the guest's own tables, if it maps to RAM. */
-function mappedPage(mem: Memory, rootPpn: bigint, va: Gva): bigint | null {
+export function mappedPage(mem: Memory, rootPpn: bigint, va: Gva): bigint | null {
   const w = bookkeepingWalk(mem, rootPpn, va);
   return w?.kind === 'ok' && inRam(guestConfig, w.pa) ? w.pa >> PAGE_SHIFT : null;
 }

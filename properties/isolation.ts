@@ -65,8 +65,13 @@ function tableReached(r: StepRecord): string | null {
 
 /** A cached or tabled translation that names a host frame not backing the guest page it claims, or a table frame. */
 function strayTranslation(r: StepRecord): string | null {
-  const tables = r.machine.view.tableFrames(r.after);
-  for (const t of r.machine.view.hostTranslations(r.after)) {
+  return strayTranslationIn(r.machine.view.tableFrames(r.after), r.machine.view.hostTranslations(r.after), r.hostAfter);
+}
+
+/** The same check over the table frames and translations of any state (the several-hart runner asks it after SBI calls too). */
+export function strayTranslationIn(tables: ReadonlySet<bigint>, translations: readonly HostTranslationView[], hostAfter: HostState): string | null {
+  const r = { hostAfter };
+  for (const t of translations) {
     for (const k of pagesToCheck(t, tables, r.hostAfter)) {
       const hpn = t.hpn + k;
       const gpn = t.gpn + k;

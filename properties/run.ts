@@ -124,7 +124,7 @@ function reachedOf(h: HostState, o: Observation | null): Reached {
 }
 
 /** An access against the allowed set; the allowed set is computed here once because the stale statistics need it anyway. */
-function accessRecord(ref: ReferenceState, a: AccessAction, hostAfter: HostState, observation: Observation | null): AccessRecord {
+export function accessRecord(ref: ReferenceState, a: AccessAction, hostAfter: HostState, observation: Observation | null): AccessRecord {
   const allowed = allowedOutcomes(ref, a);
   const allowedKeys = allowed.map(outcomeKey);
   const seen = reachedOf(hostAfter, observation);

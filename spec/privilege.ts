@@ -67,7 +67,11 @@ export type TrapReason =
   | 'dirty-log'
   | 'access-fault-emulation'
   /** A guest-page fault on a mapping the G-stage table allows (the hart's cached entry was stale): fence and retry. */
-  | 'spurious-guest-page-fault';
+  | 'spurious-guest-page-fault'
+  /** An SBI call (ecall from VS, cause 10): the RFENCE extension's remote fences (several harts, docs/decisions/0015). */
+  | 'sbi-call'
+  /** An inter-processor interrupt that makes another hart run the fences a change owes it (several harts). */
+  | 'remote-fence-ipi';
 
 export function takeTrap(cause: number, from: Mode, d: Delegation, reason: TrapReason): Trap {
   const to = trapTarget(cause, from, d);
