@@ -112,12 +112,11 @@ function seeingG(g: GStageReference, mem: Memory): GStageReference {
 function judge(refs: HartReferences, ev: HartEvent, r: StepRecord): HartReferences | string {
   switch (ev.kind) {
     case 'vs-translate': {
-      const universe = r.refBefore.universe.map((vpn) => gva(vpn << PAGE_SHIFT));
-      let vs = seeing(refs.vs ?? initialReference(hostSv39, universe, ev.mem), ev.mem);
+      let vs = seeing(refs.vs ?? initialReference(hostSv39, r.refBefore.universe.map((vpn) => gva(vpn << PAGE_SHIFT)), ev.mem), ev.mem);
       if (vs.satp.mode !== 'sv39' || vs.satp.asid !== ev.vsatp.asid || vs.satp.rootPpn !== ev.vsatp.root) {
         vs = referenceStep(vs, { kind: 'satp', satp: { mode: 'sv39', asid: ev.vsatp.asid, rootPpn: ev.vsatp.root } });
       }
-      vs = { ...vs, sum: ev.ctx.sum, mxr: ev.ctx.mxr };
+      if (vs.sum !== ev.ctx.sum || vs.mxr !== ev.ctx.mxr) vs = { ...vs, sum: ev.ctx.sum, mxr: ev.ctx.mxr };
       const allowed = allowedOutcomes(vs, { kind: 'access', va: ev.va, access: ev.ctx.kind, priv: ev.ctx.priv, value: 0n });
       const got = ev.result;
       const ok = allowed.some((o) => (got.kind === 'ok' ? o.kind === 'ok' && (o.pa as bigint) === (got.hpa as bigint) : o.kind === 'fault' && o.cause === got.cause));
