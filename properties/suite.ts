@@ -54,6 +54,12 @@ export interface CheckOptions {
    * the evidence never blames the variant for what the model does too.
    */
   readonly correct?: AnyMachine;
+  /**
+   * Shorten the 1-minimal counterexample further by a bounded exhaustive search over its
+   * own steps (`shortestOver`; default true). Off where only the verdict and the honesty
+   * of the evidence matter, not its last step of length.
+   */
+  readonly polish?: boolean;
 }
 
 export interface PropertyResult {
@@ -94,7 +100,7 @@ export function checkProperty(spec: PropertySpec, machine: AnyMachine, budget: B
   let counterexample: Counterexample | null = null;
   if (details.failed && details.counterexample !== null) {
     const [{ guest, program, ad }] = details.counterexample;
-    counterexample = minimalCounterexample(spec, machine, guest, ad, program, options.correct);
+    counterexample = minimalCounterexample(spec, machine, guest, ad, program, options.correct, options.polish ?? true);
   }
   const floorMisses = details.failed ? [] : floorMissesOf(spec, machine, stats, runs);
   return {
@@ -183,7 +189,7 @@ function floorMissesOf(spec: PropertySpec, machine: AnyMachine, stats: RunStats,
  * on the machine and, for a variant, pass on the correct model.
  */
 function minimalCounterexample(
-  spec: PropertySpec, machine: AnyMachine, guest: GuestKind, ad: AdMode, found: readonly Command[], correct: AnyMachine | undefined,
+  spec: PropertySpec, machine: AnyMachine, guest: GuestKind, ad: AdMode, found: readonly Command[], correct: AnyMachine | undefined, polish: boolean,
 ): Counterexample {
   const properties = [spec];
   const violationOn = (m: AnyMachine, es: readonly MachineEvent[]) => runProgram(m, es, { properties, guest, ad }).violation;
@@ -201,7 +207,8 @@ function minimalCounterexample(
   const prefix = events.slice(0, first.step + 1);
   if (prefix.length < events.length && honest(prefix)) events = prefix;
   if (guest === 'arbitrary') {
-    const fewer = shortestOver(minimize(events, honest), spec, failsOn, ad, honest);
+    const minimal = minimize(events, honest);
+    const fewer = polish ? shortestOver(minimal, spec, failsOn, ad, honest) : minimal;
     if (fewer.length < events.length) {
       events = fewer;
       exact = false;
