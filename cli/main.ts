@@ -1,6 +1,7 @@
 /**
  * `npm start`: every property against every model (or a seeded-bug variant in
- * place of its model), then a summary table, the event counts, and how to
+ * place of its model), then a summary table and the event counts, then each model
+ * with several vCPUs against the N-hart reference (cli/harts-check.ts), and how to
  * reproduce the run. Exit 0 if everything passed, 1 if a property failed or was
  * vacuous, 2 for bad options. The checks run on every core (cli/check-pool.ts).
  */
@@ -18,8 +19,15 @@ import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
 import { runChecks, workerCount } from './check-pool.ts';
 import { envWorkers } from './pool.ts';
 import type { CheckOutcome, CheckTask } from './checks.ts';
+import { HARTS_MAX_COMMANDS, type HartsCheck, checkHarts, hartsFailureLines } from './harts-check.ts';
+import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
+import { MAX_HARTS } from '../spec/harts.ts';
+import { HARTS_SHOWN_EVENTS } from '../properties/harts-run.ts';
 
-const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--list]`;
+const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--harts N] [--harts-runs N] [--list]`;
+
+/** Several-hart programs per model by default: with one hart's 1,000, within the one-minute envelope (README). */
+export const DEFAULT_HARTS_RUNS = 300;
 
 
 export interface StartOptions {
@@ -32,6 +40,11 @@ export interface StartOptions {
   readonly models: readonly ModelName[] | null;
   readonly properties: readonly PropertyName[] | null;
   readonly variant: Variant | undefined;
+  /** A several-hart variant in place of its model (only the several-hart check runs). */
+  readonly hartVariant: HartVariant | undefined;
+  /** vCPUs of the several-hart check (1: none), and its programs per model. */
+  readonly harts: number;
+  readonly hartsRuns: number;
 }
 
 /** `npm start`'s options, checked: every bad one is a UsageError or a BadValueError with one line. */
@@ -43,13 +56,19 @@ export function startOptions(argv: readonly string[], draw: () => number = drawS
     model: { type: 'string' },
     property: { type: 'string' },
     variant: { type: 'string' },
+    harts: { type: 'string' },
+    'harts-runs': { type: 'string' },
     list: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   const variant = values.variant === undefined ? undefined : findVariant(values.variant);
-  if (values.variant !== undefined && variant === undefined) {
-    throw new UsageError(`unknown variant '${values.variant}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
+  const hartVariant = values.variant === undefined ? undefined : HART_VARIANTS.find((v) => v.name === values.variant);
+  if (values.variant !== undefined && variant === undefined && hartVariant === undefined) {
+    throw new UsageError(`unknown variant '${values.variant}' (known: ${[...VARIANTS, ...HART_VARIANTS].map((v) => v.name).join(', ')})`);
   }
+  const harts = values.harts === undefined ? 2 : parseCount(values.harts, '--harts');
+  if (harts > MAX_HARTS) throw new UsageError(`--harts ${harts}: from 1 to ${MAX_HARTS} harts`);
+  if (hartVariant !== undefined && harts < 2) throw new UsageError(`--variant ${hartVariant.name} is a several-hart variant: it needs --harts 2 or more`);
   return {
     help: values.help === true,
     list: values.list === true,
@@ -59,6 +78,9 @@ export function startOptions(argv: readonly string[], draw: () => number = drawS
     models: listOf<ModelName>('model', values.model, MODEL_NAMES),
     properties: listOf<PropertyName>('property', values.property, PROPERTIES.map((p) => p.name)),
     variant,
+    hartVariant,
+    harts,
+    hartsRuns: values['harts-runs'] === undefined ? DEFAULT_HARTS_RUNS : parseCount(values['harts-runs'], '--harts-runs'),
   };
 }
 
@@ -71,6 +93,9 @@ export function reproduceLine(o: StartOptions): string {
     ...(o.models !== null && o.variant === undefined ? [`--model ${o.models.join(',')}`] : []),
     ...(o.properties !== null ? [`--property ${o.properties.join(',')}`] : []),
     ...(o.variant !== undefined ? [`--variant ${o.variant.name}`] : []),
+    ...(o.hartVariant !== undefined ? [`--variant ${o.hartVariant.name}`] : []),
+    ...(o.harts !== 2 ? [`--harts ${o.harts}`] : []),
+    ...(o.hartsRuns !== DEFAULT_HARTS_RUNS ? [`--harts-runs ${o.hartsRuns}`] : []),
   ].join(' ');
 }
 
@@ -83,22 +108,27 @@ export function main(argv: readonly string[], io: Io): number {
   if (o.list) {
     for (const p of PROPERTIES) io.out(`property ${p.name}: ${p.sentence}`);
     for (const v of VARIANTS) io.out(`variant ${v.name} (${v.base}): ${v.description}`);
+    for (const v of HART_VARIANTS) io.out(`variant ${v.name} (${v.base}, several harts): ${v.description}`);
     return 0;
   }
-  const { runs, maxCommands, seed, variant } = o;
-  const modelNames = variant === undefined ? (o.models ?? MODEL_NAMES) : [variant.base];
+  const { runs, maxCommands, seed, variant, hartVariant } = o;
+  const modelNames = variant !== undefined ? [variant.base] : hartVariant !== undefined ? [hartVariant.base] : (o.models ?? MODEL_NAMES);
   const propertyNames = o.properties ?? PROPERTIES.map((p) => p.name);
   // One task per model and guest kind: its properties draw the same programs and are checked in one pass.
   const selected = PROPERTIES.filter((p) => propertyNames.includes(p.name));
-  const tasks: CheckTask[] = modelNames.flatMap((model) => (['arbitrary', 'both'] as const).flatMap((guests) => {
+  // A several-hart variant runs the several-hart check alone.
+  const tasks: CheckTask[] = hartVariant !== undefined ? [] : modelNames.flatMap((model) => (['arbitrary', 'both'] as const).flatMap((guests) => {
     const properties = selected.filter((p) => p.guests === guests && p.models.includes(model)).map((p) => p.name);
     return properties.length === 0 ? [] : [{ properties, model, variant: variant?.name ?? null, budget: { runs, maxCommands, seed } }];
   }));
   const workers = workerCount(tasks.length, envWorkers());
 
   const reproduce = reproduceLine(o);
-  io.out(styleText('bold', `ssp-spec: ${propertyNames.length} properties x ${modelNames.length} models, ${runs} programs of at most ${maxCommands} commands each, seed ${seed}${workers > 1 ? ` (${workers} threads)` : ''}`));
+  if (hartVariant === undefined) {
+    io.out(styleText('bold', `ssp-spec: ${propertyNames.length} properties x ${modelNames.length} models, ${runs} programs of at most ${maxCommands} commands each, seed ${seed}${workers > 1 ? ` (${workers} threads)` : ''}`));
+  } else io.out(styleText('bold', `ssp-spec: the several-hart variant ${hartVariant.name} in place of ${hartVariant.base}, seed ${seed}`));
   if (variant !== undefined) io.out(`variant ${variant.name}: ${variant.description}`);
+  if (hartVariant !== undefined) io.out(`variant ${hartVariant.name}: ${hartVariant.description}`);
 
   const started = performance.now();
   const results: CheckOutcome[] = [];
@@ -110,12 +140,12 @@ export function main(argv: readonly string[], io: Io): number {
   });
   // The table as before tasks were grouped: property by property, each on every model.
   results.sort((a, b) => propertyNames.indexOf(a.property) - propertyNames.indexOf(b.property) || modelNames.indexOf(a.model) - modelNames.indexOf(b.model));
-  const wall = (performance.now() - started) / 1000;
-
-  const summary = new Table({ head: ['model', 'property', 'programs', 'commands', 'verdict', 'seconds'], style: tableStyle(io) });
-  for (const r of results) summary.push([r.model, r.property, r.runs, r.stats.steps, verdictText(r.verdict), r.seconds.toFixed(1)]);
-  io.out(`\n${summary.toString()}`);
-  io.out('(the properties of a model that draw the same guests are checked in one pass when none fails; they share its seconds)');
+  if (results.length > 0) {
+    const summary = new Table({ head: ['model', 'property', 'programs', 'commands', 'verdict', 'seconds'], style: tableStyle(io) });
+    for (const r of results) summary.push([r.model, r.property, r.runs, r.stats.steps, verdictText(r.verdict), r.seconds.toFixed(1)]);
+    io.out(`\n${summary.toString()}`);
+    io.out('(the properties of a model that draw the same guests are checked in one pass when none fails; they share its seconds)');
+  }
 
   const refinement = results.filter((r) => r.property === 'refinement');
   const events = new Table({ head: ['per 100 programs (refinement run)', ...refinement.map((r) => r.model)], style: tableStyle(io) });
@@ -135,8 +165,27 @@ export function main(argv: readonly string[], io: Io): number {
     }
     for (const line of r.report) io.out(line.style === null ? line.text : styleText(line.style, line.text));
   }
-  const failed = results.filter((r) => r.verdict !== 'pass').length;
-  io.out(`\n${failed === 0 ? styleText('green', 'all properties hold') : styleText('red', `${failed} of ${results.length} checks failed`)} (${wall.toFixed(1)} s)`);
+  // Several harts: each model (or a several-hart variant) with o.harts vCPUs; a one-hart variant has no several-hart machine.
+  const hartsChecks: HartsCheck[] = [];
+  if (o.harts >= 2 && variant === undefined) {
+    io.out(styleText('bold', `\nseveral harts: ${o.harts} vCPUs, ${o.hartsRuns} programs of at most ${HARTS_MAX_COMMANDS} commands per model (half of them Svadu), seed ${seed}`));
+    for (const model of modelNames) {
+      const c = checkHarts(model, o.harts, o.hartsRuns, seed, hartVariant ?? null);
+      hartsChecks.push(c);
+      io.out(`  ${verdictText(c.verdict)} per-hart refinement, isolation and SBI returns on ${c.label}: ${c.runs} programs, ${c.stats.steps} steps, ${c.seconds.toFixed(1)} s`);
+    }
+    const table = new Table({ head: [`per 100 programs (${o.harts} harts)`, ...hartsChecks.map((c) => c.model)], style: tableStyle(io) });
+    for (const e of HARTS_SHOWN_EVENTS) table.push([e, ...hartsChecks.map((c) => ((c.stats.events.get(e) ?? 0) * 100 / Math.max(1, c.runs)).toFixed(1))]);
+    io.out(table.toString());
+    for (const c of hartsChecks) {
+      for (const miss of c.floorMisses) io.out(styleText('yellow', `vacuous: several harts on ${c.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
+      for (const line of hartsFailureLines(c)) io.out(line.startsWith('\n') ? styleText('red', line) : line);
+    }
+  }
+  const wall = (performance.now() - started) / 1000;
+  const checks = results.length + hartsChecks.length;
+  const failed = results.filter((r) => r.verdict !== 'pass').length + hartsChecks.filter((c) => c.verdict !== 'pass').length;
+  io.out(`\n${failed === 0 ? styleText('green', 'all properties hold') : styleText('red', `${failed} of ${checks} checks failed`)} (${wall.toFixed(1)} s)`);
   io.out(`reproduce: ${reproduce}`);
   return failed === 0 ? 0 : 1;
 }

@@ -256,6 +256,10 @@ describe('bad options: one line and exit 2, in every command line', () => {
     [['stray'], /unexpected argument 'stray'/],
     [['--variant', 'nope'], /unknown variant 'nope'/],
     [['--property', 'refinement,refinement'], /names 'refinement' twice/],
+    [['--harts', '5'], /--harts 5: from 1 to 4 harts/],
+    [['--harts', '0'], /--harts must be a positive integer/],
+    [['--harts-runs', 'x'], /--harts-runs must be a positive integer/],
+    [['--harts', '1', '--variant', 'tsp-flush-current-hart-only'], /several-hart variant: it needs --harts 2 or more/],
     [['--seed', '\u001b[2J'], /\\u001b/],
   ])('npm start -- %j', (argv, message) => {
     expect(oneLine('ssp-spec', startMain, argv)).toMatch(message);

@@ -262,3 +262,27 @@ function countSbi(stats: HartsStats, track: Tracking, caller: number, call: Extr
 export function describeVcpuStep(st: VcpuStep): string {
   return st.kind === 'host' ? `hart ${st.hart}: ${describeEvent(st.event)}` : describeHartStep(st);
 }
+
+/**
+ * Events per 100 programs below which a passing several-hart run says too little
+ * (measured at about three times these): remote fences, cross-hart races, accesses
+ * just after a remote fence, stale outcomes allowed on a hart a remote fence missed,
+ * flushes of other harts; for SSP also resyncs another hart sees and shadow pages left
+ * out of sync for another hart.
+ */
+export function hartsFloors(model: string): Readonly<Record<string, number>> {
+  return {
+    'remote-fence': 100,
+    'cross-hart-race': 100,
+    'access-after-remote-fence': 80,
+    'stale-allowed-unfenced-hart': 40,
+    'remote-flush': 100,
+    ...(model === 'ssp' ? { 'resync-seen-by-other-hart': 60, 'unsync-for-other-hart': 100 } : {}),
+  };
+}
+
+/** The events a several-hart run reports, in the order it prints them. */
+export const HARTS_SHOWN_EVENTS: readonly string[] = [
+  'remote-fence', 'remote-fence-misses-a-hart', 'sbi-invalid-param', 'cross-hart-race', 'access-after-remote-fence', 'stale-allowed',
+  'stale-allowed-unfenced-hart', 'remote-flush', 'resync-seen-by-other-hart', 'unsync-for-other-hart', 'vm-exit', 'm-trap',
+];

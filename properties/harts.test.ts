@@ -21,7 +21,7 @@ import { HART_VARIANTS } from '../model/vcpu-variants.ts';
 import { VCPU_MODELS } from '../model/vcpus.ts';
 import { samplePrograms } from './commands.ts';
 import { sampleHartsPrograms } from './harts-commands.ts';
-import { type HartsStats, addHartsStats, describeVcpuStep, emptyHartsStats, runHartsProgram } from './harts-run.ts';
+import { HARTS_SHOWN_EVENTS, type HartsStats, addHartsStats, describeVcpuStep, emptyHartsStats, hartsFloors, runHartsProgram } from './harts-run.ts';
 import { bootMemory, guestConfig } from './pools.ts';
 import { envCount, envSeed } from './seed.ts';
 
@@ -30,16 +30,6 @@ const SEED = envSeed('SSP_SPEC_SEED');
 const RUNS = envCount('SSP_SPEC_HARTS_RUNS', 60);
 const MAX_COMMANDS = 30;
 console.log(`${FILE}: seed ${SEED}, ${RUNS} programs of at most ${MAX_COMMANDS} commands per model and hart count (reproduce: SSP_SPEC_SEED=${SEED} SSP_SPEC_HARTS_RUNS=${RUNS} npx vitest run ${FILE})`);
-
-/** Events per 100 programs below which a passing run says too little (measured at about three times these). */
-const FLOORS: Readonly<Record<string, number>> = {
-  'remote-fence': 100,
-  'cross-hart-race': 100,
-  'access-after-remote-fence': 80,
-  'stale-allowed-unfenced-hart': 40,
-  'remote-flush': 100,
-};
-const SSP_FLOORS: Readonly<Record<string, number>> = { 'resync-seen-by-other-hart': 60, 'unsync-for-other-hart': 100 };
 
 const figures: string[] = [];
 afterAll(() => {
@@ -88,10 +78,8 @@ describe.each([2, 4])('%i harts', (harts) => {
         }
       }
       const per100 = (e: string): number => Math.round(((stats.events.get(e) ?? 0) * 100) / RUNS);
-      const floors = { ...FLOORS, ...(name === 'ssp' ? SSP_FLOORS : {}) };
-      const shown = ['remote-fence', 'remote-fence-misses-a-hart', 'sbi-invalid-param', 'cross-hart-race', 'access-after-remote-fence', 'stale-allowed',
-        'stale-allowed-unfenced-hart', 'remote-flush', 'resync-seen-by-other-hart', 'unsync-for-other-hart', 'vm-exit', 'm-trap'];
-      figures.push(`  ${harts} harts ${name}: ${stats.steps} steps; ${shown.map((e) => `${e} ${per100(e)}`).join(', ')}`);
+      const floors = hartsFloors(name);
+      figures.push(`  ${harts} harts ${name}: ${stats.steps} steps; ${HARTS_SHOWN_EVENTS.map((e) => `${e} ${per100(e)}`).join(', ')}`);
       for (const [e, floor] of Object.entries(floors)) expect(per100(e), `${e} per 100 programs (${name}, ${harts} harts)`).toBeGreaterThanOrEqual(floor);
     });
   }

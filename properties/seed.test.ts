@@ -32,7 +32,7 @@ test('a drawn seed is in 0..2^32-1 whatever the clock, and every printed reprodu
       const start = startOptions([], () => seed);
       expect(start.seed).toBe(seed);
       expect(startOptions(argsOf(reproduceLine(start))).seed).toBe(seed);
-      const withOptions = startOptions(['--seed', String(seed), '--runs', '5', '--model', 'ssp', '--property', 'refinement']);
+      const withOptions = startOptions(['--seed', String(seed), '--runs', '5', '--model', 'ssp', '--property', 'refinement', '--harts', '4', '--harts-runs', '7']);
       expect(startOptions(argsOf(reproduceLine(withOptions)))).toEqual(withOptions);
 
       const conf = conformanceOptions(['--scenarios', '10'], () => seed);
