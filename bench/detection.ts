@@ -11,6 +11,9 @@
  * A benchmark that prints figures, not a timed test.
  */
 import { VARIANTS, type Variant } from '../model/variants.ts';
+import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
+import { checkHarts } from '../cli/harts-check.ts';
+import { DEFAULT_HARTS_RUNS } from '../cli/main.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
 import { parseCount } from '../properties/seed.ts';
 import { DEFAULT_BUDGET, checkProperty } from '../properties/suite.ts';
@@ -88,6 +91,33 @@ export function detect(v: Variant, seeds: number): Detection {
   return { variant: v.name, seeds, caught, programs, lengths, secondsToFailure, secondsWithShrinking, shortest, seconds: (performance.now() - started) / 1000, byProperty };
 }
 
+/**
+ * A several-hart variant (model/vcpu-variants.ts) as `npm start -- --variant NAME`
+ * checks it: `DEFAULT_HARTS_RUNS` programs with 2 harts, seeds 1..`seeds`. Its one
+ * check covers refinement, isolation and the SBI returns; `byProperty` counts which failed.
+ */
+export function detectHarts(v: HartVariant, seeds: number): Detection {
+  const started = performance.now();
+  const programs: number[] = [];
+  const lengths: number[] = [];
+  const secondsToFailure: number[] = [];
+  const secondsWithShrinking: number[] = [];
+  const byProperty: Record<string, number> = Object.fromEntries(v.caughtBy.map((name) => [name, 0]));
+  for (let seed = 1; seed <= seeds; seed++) {
+    const t0 = performance.now();
+    const c = checkHarts(v.base, 2, DEFAULT_HARTS_RUNS, seed, v);
+    const seconds = (performance.now() - t0) / 1000;
+    if (c.failure === null) continue;
+    byProperty[c.failure.violation.check] = (byProperty[c.failure.violation.check] ?? 0) + 1;
+    programs.push(c.runs);
+    lengths.push(c.failure.trace.length);
+    // The check's own seconds include fast-check's shrinking: the split is not measured here.
+    secondsToFailure.push(seconds);
+    secondsWithShrinking.push(seconds);
+  }
+  return { variant: v.name, seeds, caught: programs.length, programs, lengths, secondsToFailure, secondsWithShrinking, shortest: lengths, seconds: (performance.now() - started) / 1000, byProperty };
+}
+
 export function main(argv: readonly string[], io: Io): number {
   const { values, positionals } = parseOptions(argv, { help: { type: 'boolean', short: 'h' } }, true);
   if (values.help === true) {
@@ -97,13 +127,21 @@ export function main(argv: readonly string[], io: Io): number {
   const [first, ...only] = positionals;
   const seeds = first === undefined ? 100 : parseCount(first, 'SEEDS (the first argument)');
   for (const name of only) {
-    if (!VARIANTS.some((v) => v.name === name)) throw new UsageError(`unknown variant '${name}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
+    if (![...VARIANTS, ...HART_VARIANTS].some((v) => v.name === name)) {
+      throw new UsageError(`unknown variant '${name}' (known: ${[...VARIANTS, ...HART_VARIANTS].map((v) => v.name).join(', ')})`);
+    }
   }
   io.out(`variant | caught in | median programs to failure | worst | median steps (minimised) | median shortest steps (any property) | median seconds to failure | with shrinking | seconds | caught by each property`);
   for (const v of VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
     const d = detect(v, seeds);
     const each = Object.entries(d.byProperty).map(([name, n]) => `${name} ${n}`).join(', ');
     io.out(`${v.name} | ${d.caught}/${seeds} | ${median(d.programs)} | ${worst(d.programs)} | ${median(d.lengths)} | ${median(d.shortest)} | ${medianSeconds(d.secondsToFailure)} | ${medianSeconds(d.secondsWithShrinking)} | ${d.seconds.toFixed(0)} | ${each}`);
+  }
+  // Several-hart variants: one check (2 harts), so "seconds to failure" already includes its shrinking.
+  for (const v of HART_VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
+    const d = detectHarts(v, seeds);
+    const each = Object.entries(d.byProperty).map(([name, n]) => `${name} ${n}`).join(', ');
+    io.out(`${v.name} (2 harts) | ${d.caught}/${seeds} | ${median(d.programs)} | ${worst(d.programs)} | ${median(d.lengths)} | ${median(d.shortest)} | ${medianSeconds(d.secondsToFailure)} | ${medianSeconds(d.secondsWithShrinking)} | ${d.seconds.toFixed(0)} | ${each}`);
   }
   return 0;
 }
