@@ -17,6 +17,9 @@ import { emptyMemory, pagesOf, writeWord } from '../spec/memory.ts';
 import type { AccessKind, Privilege } from '../spec/walk.ts';
 import type { MachineEvent, ModelName, SnapshotValue } from '../model/machine.ts';
 import { findVariant } from '../model/variants.ts';
+import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import type { VcpuStep } from '../model/vcpus.ts';
+import type { SbiCall, SbiRet } from '../spec/sbi.ts';
 import type { GuestKind } from '../properties/commands.ts';
 import { type AdMode, guestConfig } from '../properties/pools.ts';
 import type { PropertyName } from '../properties/run.ts';
@@ -61,7 +64,17 @@ export interface CounterexampleMeta {
   /** Virtual addresses (hex) the reference is exact on. */
   readonly universe: readonly string[];
   readonly violation: { readonly step: number; readonly message: string };
+  /**
+   * A several-hart trace (properties/harts-run.ts): how many harts the guest has (2..4); every
+   * step state then names its `hart`. Absent in a one-hart trace, which names no hart.
+   */
+  readonly harts?: number;
+  /** A several-hart trace: the lockstep runner's check that failed (its property, or the SBI return value, or a livelock). */
+  readonly check?: HartsCheckName;
 }
+
+/** The checks of the several-hart runner (properties/harts-run.ts `HartsViolation.check`). */
+export type HartsCheckName = 'refinement' | 'isolation' | 'sbi-return' | 'livelock';
 
 export interface ItfTrace {
   readonly '#meta': CounterexampleMeta;
@@ -104,6 +117,15 @@ export function eventToItf(e: MachineEvent, text: string): ItfValue {
     case 'hostWriteProtect':
     case 'hostUnprotect': return { ...base, gpn: big(e.gpn) };
   }
+}
+
+/** An SBI call of a several-hart trace as an action: its kind, arguments (a0..a4) and the return value the machine gave. */
+export function sbiToItf(call: SbiCall, ret: SbiRet | null, text: string): ItfValue {
+  return {
+    kind: 'sbi', text, call: call.kind, hartMask: big(call.hartMask), hartMaskBase: big(call.hartMaskBase), startAddr: big(call.startAddr), size: big(call.size),
+    ...(call.kind === 'remoteSfenceVmaAsid' ? { asid: big(call.asid) } : {}),
+    ...(ret === null ? {} : { error: ret.error, value: big(ret.value) }),
+  };
 }
 
 /** A file that cannot be replayed: the one-line reason, printable whatever the file holds. */
@@ -192,7 +214,11 @@ type ActionJson =
   | { readonly kind: 'satp'; readonly mode: 'bare' | 'sv39'; readonly asid?: number; readonly root?: BigJson }
   | { readonly kind: 'sfence'; readonly rs1: 'x0' | BigJson; readonly rs2: 'x0' | number }
   | { readonly kind: 'sum' | 'mxr'; readonly value: boolean }
-  | { readonly kind: 'hostRemap' | 'hostWriteProtect' | 'hostUnprotect'; readonly gpn: BigJson };
+  | { readonly kind: 'hostRemap' | 'hostWriteProtect' | 'hostUnprotect'; readonly gpn: BigJson }
+  | {
+      readonly kind: 'sbi'; readonly call: 'remoteSfenceVma' | 'remoteSfenceVmaAsid'; readonly hartMask: BigJson; readonly hartMaskBase: BigJson;
+      readonly startAddr: BigJson; readonly size: BigJson; readonly asid?: BigJson;
+    };
 type MemoryJson = { readonly '#map': readonly (readonly [BigJson, BigJson])[] };
 
 const U64_END = 1n << 64n;
@@ -208,6 +234,8 @@ export interface DecodedTrace {
   readonly initialMemory: Memory;
   readonly universe: readonly Gva[];
   readonly states: readonly ItfState[];
+  /** A several-hart trace: its hart count and its steps, each on its hart (`events` is then empty); null for one hart. */
+  readonly harts: { readonly count: number; readonly steps: readonly VcpuStep[] } | null;
 }
 
 /**
@@ -241,18 +269,31 @@ function decodeTrace(trace: ItfTrace): DecodedTrace {
     if (!isCanonicalSv39(va)) throw new TraceError(`#meta.universe[${i}] ${x} is out of range (not a canonical Sv39 address)`);
     return va;
   });
+  const harts = meta.harts ?? null;
+  if (harts === null && meta.check !== undefined) throw new TraceError('#meta.check is for a several-hart trace, but #meta.harts is missing');
+  if (harts !== null && meta.check === undefined) throw new TraceError('#meta.check is missing (a several-hart trace says which check failed)');
   if (meta.variant !== 'none') {
-    const base = findVariant(meta.variant)?.base;
+    const hartVariant = HART_VARIANTS.find((v) => v.name === meta.variant);
+    if (hartVariant !== undefined && harts === null) throw new TraceError(`#meta.harts is missing: '${meta.variant}' is a several-hart variant`);
+    if (hartVariant === undefined && harts !== null) throw new TraceError(`#meta.variant '${meta.variant}' is a one-hart variant, but #meta.harts is ${harts}`);
+    const base = hartVariant?.base ?? findVariant(meta.variant)?.base;
     if (base !== meta.model) throw new TraceError(`#meta.variant '${meta.variant}' is a variant of ${base ?? 'no model'}, but #meta.model is '${meta.model}'`);
   }
   if (meta.violation.step > steps) throw new TraceError(`#meta.violation.step ${meta.violation.step} is out of range (the trace has ${steps} steps)`);
 
   let initialMemory: Memory = emptyMemory;
   const events: MachineEvent[] = [];
+  const hartSteps: VcpuStep[] = [];
   trace.states.forEach((st, i) => {
     const at = `state ${i}`;
     if (st['#meta'].index !== i) throw new TraceError(`${at}: #meta.index is ${st['#meta'].index}, expected ${i} (states are numbered in order)`);
     if (st.step !== i) throw new TraceError(`${at}: step is ${String(st.step)}, expected ${i} (states are numbered in order)`);
+    const hart = st.hart as number | undefined;
+    if (hart !== undefined && (harts === null || i === 0)) {
+      throw new TraceError(`${at}: hart is for a step of a several-hart trace${harts === null ? ' (#meta.harts is missing)' : ' (state 0 is the boot state)'}`);
+    }
+    if (hart === undefined && harts !== null && i > 0) throw new TraceError(`${at}: hart is missing (#meta.harts is ${harts}: every step names its hart)`);
+    if (hart !== undefined && harts !== null && hart >= harts) throw new TraceError(`${at}: hart ${hart} is out of range (#meta.harts is ${harts}: harts 0 to ${harts - 1})`);
     const u64 = (v: BigJson, field: string): bigint => {
       const x = BigInt(v['#bigint']);
       if (x >= U64_END) throw new TraceError(`${at}: ${field} ${hex(x)} is out of range (above 2^64 - 1)`);
@@ -290,7 +331,19 @@ function decodeTrace(trace: ItfTrace): DecodedTrace {
     }
     if (i === 0) return;
     const a = st.action as ActionJson;
-    events.push(match(a)
+    if (a.kind === 'sbi') {
+      if (harts === null || hart === undefined) throw new TraceError(`${at}: action.kind 'sbi' is for a several-hart trace (#meta.harts is missing)`);
+      if (a.call === 'remoteSfenceVmaAsid' && a.asid === undefined) throw new TraceError(`${at}: action.asid is missing (needed for call remoteSfenceVmaAsid)`);
+      if (a.call === 'remoteSfenceVma' && a.asid !== undefined) throw new TraceError(`${at}: action.asid is for call remoteSfenceVmaAsid only`);
+      const args = {
+        hartMask: u64(a.hartMask, 'action.hartMask'), hartMaskBase: u64(a.hartMaskBase, 'action.hartMaskBase'),
+        startAddr: u64(a.startAddr, 'action.startAddr'), size: u64(a.size, 'action.size'),
+      };
+      const call: SbiCall = a.call === 'remoteSfenceVma' ? { kind: 'remoteSfenceVma', ...args } : { kind: 'remoteSfenceVmaAsid', ...args, asid: u64(a.asid as BigJson, 'action.asid') };
+      hartSteps.push({ kind: 'sbi', hart, call });
+      return;
+    }
+    const event = match(a)
       .with({ kind: 'ptStore' }, (x): MachineEvent => ({ kind: 'ptStore', addr: gpa(inGuestRam(x.addr, 'action.addr')), value: u64(x.value, 'action.value') }))
       .with({ kind: 'access' }, (x): MachineEvent => {
         const va = gva(u64(x.va, 'action.va'));
@@ -315,9 +368,15 @@ function decodeTrace(trace: ItfTrace): DecodedTrace {
         if (!inRam(guestConfig, gpn << PAGE_SHIFT)) throw new TraceError(`${at}: action.gpn ${hex(gpn)} is out of range (not a page of ${RAM})`);
         return { kind: x.kind, gpn };
       })
-      .exhaustive());
+      .exhaustive();
+    if (harts === null || hart === undefined) events.push(event);
+    else if (event.kind === 'hostRemap' || event.kind === 'hostWriteProtect' || event.kind === 'hostUnprotect') hartSteps.push({ kind: 'host', hart, event });
+    else hartSteps.push({ kind: 'guest', hart, action: event });
   });
-  return { meta: { ...meta, description: meta.description ?? '' }, events, initialMemory, universe, states: trace.states };
+  return {
+    meta: { ...meta, description: meta.description ?? '' }, events, initialMemory, universe, states: trace.states,
+    harts: harts === null ? null : { count: harts, steps: hartSteps },
+  };
 }
 
 export const universeFromMeta = (m: CounterexampleMeta): Gva[] => m.universe.map((x) => gva(BigInt(x)));
