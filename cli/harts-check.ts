@@ -11,7 +11,9 @@ import { type HartVariant } from '../model/vcpu-variants.ts';
 import { type AnyVcpuMachine, VCPU_MODELS } from '../model/vcpus.ts';
 import { hartsProgramArb, resolveHartsProgram } from '../properties/harts-commands.ts';
 import { type HartsStats, type HartsViolation, addHartsStats, describeVcpuStep, emptyHartsStats, hartsFloors, runHartsProgram } from '../properties/harts-run.ts';
-import { AD_MODES } from '../properties/pools.ts';
+import { AD_MODES, type AdMode } from '../properties/pools.ts';
+import type { HartsProgram } from '../properties/harts-run.ts';
+import { type SaveResult, saveHartsCounterexample } from '../counterexamples/store.ts';
 
 /** Commands per several-hart program at most (as properties/harts.test.ts). */
 export const HARTS_MAX_COMMANDS = 30;
@@ -26,8 +28,13 @@ export interface HartsCheck {
   readonly stats: HartsStats;
   readonly seconds: number;
   readonly floorMisses: readonly { readonly event: string; readonly per100: number; readonly floor: number }[];
-  /** The failing program as it ran, one line per step, and what failed. */
-  readonly failure: { readonly violation: HartsViolation; readonly trace: readonly string[] } | null;
+  /** The failing program (minimised by fast-check) as it ran, one line per step, and what failed. */
+  readonly failure: {
+    readonly violation: HartsViolation; readonly trace: readonly string[]; readonly program: HartsProgram; readonly ad: AdMode; readonly path: string;
+  } | null;
+  /** The several-hart variant run in place of the model, if any. */
+  readonly variant: HartVariant | null;
+  readonly seed: number;
 }
 
 /** `runs` programs of `harts` harts on the machine, stopping at the first failure. */
@@ -55,8 +62,9 @@ export function checkHarts(model: ModelName, harts: number, runs: number, seed: 
   let failure: HartsCheck['failure'] = null;
   if (details.failed && details.counterexample !== null) {
     const [[commands, ad]] = details.counterexample;
-    const r = runHartsProgram(machine, resolveHartsProgram(commands), { ad, record: true });
-    if (r.violation !== null) failure = { violation: r.violation, trace: r.trace };
+    const program = resolveHartsProgram(commands);
+    const r = runHartsProgram(machine, program, { ad, record: true });
+    if (r.violation !== null) failure = { violation: r.violation, trace: r.trace, program, ad, path: details.counterexamplePath ?? '' };
   }
   const seconds = (performance.now() - started) / 1000;
   const floorMisses = failure !== null ? [] : Object.entries(hartsFloors(model)).flatMap(([event, floor]) => {
@@ -64,18 +72,36 @@ export function checkHarts(model: ModelName, harts: number, runs: number, seed: 
     return per100 < floor ? [{ event, per100, floor }] : [];
   });
   return {
-    model, label: variant === null ? model : `${model} (${variant.name})`, harts, runs: done, stats, seconds, floorMisses, failure,
+    model, label: variant === null ? model : `${model} (${variant.name})`, harts, variant, seed, runs: done, stats, seconds, floorMisses, failure,
     verdict: failure !== null ? 'fail' : floorMisses.length > 0 ? 'vacuous' : 'pass',
   };
 }
 
-/** What `npm start` prints after a failing several-hart check. */
-export function hartsFailureLines(c: HartsCheck): string[] {
+/**
+ * Save a failing several-hart check as a trace in counterexamples/runs/ (counterexamples/store.ts's
+ * contract: kept only if it replays to the same failure, and for a variant passes on the correct model).
+ */
+export function saveHartsFailure(c: HartsCheck, dir = 'counterexamples/runs'): SaveResult | null {
+  if (c.failure === null) return null;
+  const f = c.failure;
+  const name = c.variant?.name ?? c.model;
+  const file = `${dir}/${name}-harts${c.harts}-${f.violation.check}-seed${c.seed}.itf.json`;
+  return saveHartsCounterexample({
+    file, machine: c.variant?.machine ?? VCPU_MODELS[c.model], correct: c.variant === null ? null : VCPU_MODELS[c.variant.base],
+    variant: c.variant?.name ?? 'none', program: f.program, ad: f.ad, seed: c.seed, path: f.path,
+  });
+}
+
+/** What `npm start` prints after a failing several-hart check (`saved`: what saving its trace gave). */
+export function hartsFailureLines(c: HartsCheck, saved: SaveResult | null = null): string[] {
   if (c.failure === null) return [];
   const v = c.failure.violation;
   return [
-    `\n${v.check} fails on ${c.label} with ${c.harts} harts at step ${v.step} (${describeVcpuStep(v.at)}): ${v.message}`,
-    'the program as it ran (not saved: traces of several harts are not written yet):',
+    `\n${v.check} fails on ${c.label} with ${c.harts} harts at step ${v.step + 1} (${describeVcpuStep(v.at)}): ${v.message}`,
+    `the program as it ran (${c.failure.program.steps.length} steps, ${c.failure.ad}, from fast-check path ${c.failure.path === '' ? '-' : c.failure.path}):`,
     ...c.failure.trace.map((l) => `  ${l}`),
+    ...(saved === null ? [] : saved.saved
+      ? [`saved: ${saved.file}`, `replay: npm run replay -- ${saved.file}`]
+      : [`not saved: ${saved.reason}`]),
   ];
 }

@@ -19,7 +19,7 @@ import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
 import { runChecks, workerCount } from './check-pool.ts';
 import { envWorkers } from './pool.ts';
 import type { CheckOutcome, CheckTask } from './checks.ts';
-import { HARTS_MAX_COMMANDS, type HartsCheck, checkHarts, hartsFailureLines } from './harts-check.ts';
+import { HARTS_MAX_COMMANDS, type HartsCheck, checkHarts, hartsFailureLines, saveHartsFailure } from './harts-check.ts';
 import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
 import { MAX_HARTS } from '../spec/harts.ts';
 import { HARTS_SHOWN_EVENTS } from '../properties/harts-run.ts';
@@ -179,7 +179,7 @@ export function main(argv: readonly string[], io: Io): number {
     io.out(table.toString());
     for (const c of hartsChecks) {
       for (const miss of c.floorMisses) io.out(styleText('yellow', `vacuous: several harts on ${c.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));
-      for (const line of hartsFailureLines(c)) io.out(line.startsWith('\n') ? styleText('red', line) : line);
+      for (const line of hartsFailureLines(c, saveHartsFailure(c))) io.out(line.startsWith('\n') || line.startsWith('not saved') ? styleText('red', line) : line);
     }
   }
   const wall = (performance.now() - started) / 1000;

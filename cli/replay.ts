@@ -12,6 +12,8 @@ import { pagesOf } from '../spec/memory.ts';
 import { TraceError } from '../counterexamples/itf.ts';
 import { loadTrace, machineFor, readTraceFile, replayTrace } from '../counterexamples/replay.ts';
 import type { TraceStep } from '../counterexamples/trace.ts';
+import { hartsMachineFor, replayHartsTrace } from '../counterexamples/harts-trace.ts';
+import { HART_VARIANTS } from '../model/vcpu-variants.ts';
 import { type Main, UsageError, execute, isMain, oneFile, parseOptions, runCommand } from './command.ts';
 import { type Io, type Style, bufferIo, paint, printable } from './output.ts';
 
@@ -72,9 +74,11 @@ function memoryChanges(prev: { readonly memory: Memory | null; readonly pages: R
   return { lines, memory: next, pages };
 }
 
-/** Column widths of the step table; the last column (changes) is not padded. */
+/** Column widths of the step table; the last column (changes) is not padded. A several-hart trace adds the hart after the step number. */
 const WIDTHS = [4, 34, 26, 30, 24] as const;
 const HEAD = ['#', 'action', 'outcome', 'allowed', 'exits', 'changes (guest memory, tables, TLB)'];
+const HARTS_WIDTHS = [4, 4, 34, 26, 30, 24] as const;
+const HARTS_HEAD = ['#', 'hart', 'action', 'outcome', 'allowed', 'exits', "changes (guest memory, tables, the hart's TLB)"];
 
 /** A cell's text cut into lines of at most `width` characters, at spaces where it can. */
 function wrap(text: string, width: number): string[] {
@@ -111,9 +115,9 @@ interface Cell {
  * lays out all rows at once, which for a long trace is slow (its layout is
  * quadratic in rows) and ends in a string too long to build.
  */
-function rowLines(io: Io, cells: readonly Cell[]): string[] {
+function rowLines(io: Io, cells: readonly Cell[], widths: readonly number[]): string[] {
   const columns = cells.map((c, i) => {
-    const width = WIDTHS[i];
+    const width = widths[i];
     return { lines: width === undefined ? c.text.split('\n') : wrap(c.text, width), width, style: c.style };
   });
   const height = Math.max(...columns.map((c) => c.lines.length));
@@ -129,11 +133,13 @@ function rowLines(io: Io, cells: readonly Cell[]): string[] {
   return lines;
 }
 
-const RULE = [...WIDTHS.map((w) => '─'.repeat(w + 2)), '─'.repeat(36)].join('┼').slice(1);
+const rule = (widths: readonly number[]): string => [...widths.map((w) => '─'.repeat(w + 2)), '─'.repeat(36)].join('┼').slice(1);
 
 /** The step table, row by row; lines go out 64 KiB at a time (a write per line costs more than making it). */
-function printSteps(io: Io, steps: Iterable<TraceStep>): void {
-  io.out(paint(io, 'bold', rowLines({ ...io, color: false }, HEAD.map((text) => ({ text }))).join('\n')));
+function printSteps(io: Io, steps: Iterable<TraceStep>, harts: boolean): void {
+  const widths = harts ? HARTS_WIDTHS : WIDTHS;
+  const RULE = rule(widths);
+  io.out(paint(io, 'bold', rowLines({ ...io, color: false }, (harts ? HARTS_HEAD : HEAD).map((text) => ({ text })), widths).join('\n')));
   let chunk: string[] = [];
   let size = 0;
   const out = (line: string): void => {
@@ -157,12 +163,13 @@ function printSteps(io: Io, steps: Iterable<TraceStep>): void {
       out(RULE);
       for (const line of rowLines(io, [
         { text: String(st.index) },
+        ...(harts ? [{ text: st.hart === undefined ? '' : String(st.hart) }] : []),
         { text: (st.action as { text?: string }).text ?? '' },
         outcome === '' ? { text: '' } : { text: `${outcome} ${ok ? '✓' : '✗'}`, style: ok ? 'green' : 'red' },
         { text: st.allowed.join('\n') },
         { text: traps.join('\n') },
         { text: delta.join('\n') },
-      ])) out(line);
+      ], widths)) out(line);
     }
     prev = st;
   }
@@ -191,26 +198,40 @@ function replayMain(argv: readonly string[], io: Io, read: (file: string) => str
   if (model !== undefined && !(MODEL_NAMES as readonly string[]).includes(model)) {
     throw new UsageError(`unknown model '${model}' (known: ${MODEL_NAMES.join(', ')})`);
   }
-  if (values.variant !== undefined && findVariant(values.variant) === undefined) {
-    throw new UsageError(`unknown variant '${values.variant}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
+  if (values.variant !== undefined && findVariant(values.variant) === undefined && !HART_VARIANTS.some((v) => v.name === values.variant)) {
+    throw new UsageError(`unknown variant '${values.variant}' (known: ${[...VARIANTS, ...HART_VARIANTS].map((v) => v.name).join(', ')})`);
   }
   const t = loadTrace(file, read);
-  const { machine, label } = machineFor(t.meta, { model: model as ModelName | undefined, variant: values.variant });
-  const r = replayTrace(t, machine, { checkStates: values['check-states'] === true });
+  const override = { model: model as ModelName | undefined, variant: values.variant };
+  const checkStates = values['check-states'] === true;
+  // A several-hart trace runs through the several-hart lockstep runner: its check is any of the runner's (#meta.check).
+  const replayed = t.harts === null
+    ? (() => {
+        const { machine, label } = machineFor(t.meta, override);
+        const r = replayTrace(t, machine, { checkStates });
+        return { label, r, steps: t.events.length, check: t.meta.property, found: r.violation === null ? null : { step: r.violation.step, check: r.violation.property, message: r.violation.message } };
+      })()
+    : (() => {
+        const { machine, label } = hartsMachineFor(t.meta, override);
+        const r = replayHartsTrace(t, machine, { checkStates });
+        return { label, r, steps: t.harts.steps.length, check: 'per-hart refinement, isolation and SBI returns', found: r.violation };
+      })();
+  const { label, r, found } = replayed;
 
   const recorded = t.meta.description === '' ? '' : ` (recorded: ${printable(t.meta.description)})`;
   const guest = t.meta.ad === 'svadu' ? ', a Svadu guest (the hart sets A and D)' : '';
-  io.out(paint(io, 'bold', `${printable(file)}: ${t.meta.property} on ${label}, ${t.events.length} steps${guest}${recorded}`));
-  printSteps(io, r.steps());
+  const harts = t.harts === null ? '' : ` with ${t.harts.count} harts`;
+  io.out(paint(io, 'bold', `${printable(file)}: ${t.harts === null ? t.meta.property : t.meta.check ?? t.meta.property} on ${label}${harts}, ${replayed.steps} steps${guest}${recorded}`));
+  printSteps(io, r.steps(), t.harts !== null);
   if (r.mismatch !== null) {
     io.out(paint(io, 'yellow', `recorded state differs: ${printable(r.mismatch)}`));
     return 3;
   }
-  if (r.violation !== null) {
-    io.out(paint(io, 'red', `violation reproduces at step ${r.violation.step + 1}: ${r.violation.property}: ${r.violation.message}`));
+  if (found !== null) {
+    io.out(paint(io, 'red', `violation reproduces at step ${found.step + 1}: ${found.check}: ${found.message}`));
     return 1;
   }
-  io.out(paint(io, 'green', `no violation: ${t.meta.property} holds on ${label} for this program`));
+  io.out(paint(io, 'green', `no violation: ${replayed.check} holds on ${label}${harts} for this program`));
   return 0;
 }
 

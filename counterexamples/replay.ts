@@ -85,6 +85,7 @@ function difference(a: ItfValue | undefined, b: ItfValue | undefined, path: stri
 function stateValue(s: TraceStep, v: string): ItfValue | undefined {
   switch (v) {
     case 'step': return s.index;
+    case 'hart': return s.hart;
     case 'action': return s.action;
     case 'priv': return s.priv;
     case 'guestSatp': return s.guestSatp;
@@ -102,9 +103,9 @@ function stateValue(s: TraceStep, v: string): ItfValue | undefined {
 }
 
 /** The first recorded state the replay does not reproduce, in one line. Linear in the file: each recorded value is compared once. */
-function firstMismatch(t: LoadedTrace, run: RecordedRun): string | null {
+export function firstMismatch(t: LoadedTrace, steps: Iterable<TraceStep>, reached: number): string | null {
   let i = 0;
-  for (const got of traceSteps(run)) {
+  for (const got of steps) {
     const want = t.states[i];
     if (want === undefined) break;
     for (const v of Object.keys(want)) {
@@ -114,14 +115,14 @@ function firstMismatch(t: LoadedTrace, run: RecordedRun): string | null {
     }
     i++;
   }
-  const reached = run.records.length + 1;
   return reached === t.states.length ? null : `the file records ${t.states.length} states, the replay reached ${reached}`;
 }
 
 export function replayTrace(t: LoadedTrace, machine: AnyMachine, opts: { checkStates?: boolean; events?: readonly MachineEvent[] } = {}): ReplayResult {
+  if (t.harts !== null) throw new TraceError(`a trace of ${t.harts.count} harts is replayed by counterexamples/harts-trace.ts (replayHartsTrace), not on a one-hart machine`);
   const run = recordRun(machine, opts.events ?? t.events, {
     property: t.meta.property, guest: t.meta.guest, ad: t.meta.ad ?? 'svade', universe: t.universe, initialMemory: t.initialMemory,
   });
   const steps = (): Iterable<TraceStep> => traceSteps(run);
-  return { violation: run.violation, mismatch: opts.checkStates === true ? firstMismatch(t, run) : null, run, steps };
+  return { violation: run.violation, mismatch: opts.checkStates === true ? firstMismatch(t, traceSteps(run), run.records.length + 1) : null, run, steps };
 }

@@ -61,6 +61,8 @@ export function recordRun(machine: AnyMachine, events: readonly MachineEvent[], 
  */
 export interface TraceStep {
   readonly index: number;
+  /** The hart that ran the step, in a several-hart trace (counterexamples/harts-trace.ts); absent for one hart and the boot state. */
+  readonly hart?: number;
   /** What ran; null for the boot state. */
   readonly event: MachineEvent | null;
   readonly action: ItfValue;
@@ -123,7 +125,7 @@ export function* traceSteps(r: RecordedRun): Generator<TraceStep> {
 /** A step as the ITF state a file records. */
 export function itfState(s: TraceStep): ItfState {
   return {
-    '#meta': { index: s.index }, step: s.index, action: s.action, priv: s.priv, guestSatp: s.guestSatp, guestMemory: memoryToItf(s.guestMemory),
+    '#meta': { index: s.index }, step: s.index, ...(s.hart === undefined ? {} : { hart: s.hart }), action: s.action, priv: s.priv, guestSatp: s.guestSatp, guestMemory: memoryToItf(s.guestMemory),
     tables: s.tables, tlb: s.tlb, observation: s.observation, allowed: s.allowed, traps: s.traps, exits: s.exits, violation: s.violation,
   };
 }

@@ -30,7 +30,8 @@ import {
 } from '../spec/harts.ts';
 import { type Memory, readWord } from '../spec/memory.ts';
 import type { ReferenceState } from '../spec/reference.ts';
-import { selectHarts } from '../spec/sbi.ts';
+import { type SbiRet, selectHarts } from '../spec/sbi.ts';
+import type { Trap } from '../spec/privilege.ts';
 import { type PteRead, walkSv39 } from '../spec/walk.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type StepResult } from '../model/machine.ts';
 import type { AnyVcpuMachine, VcpuState, VcpuStep } from '../model/vcpus.ts';
@@ -53,6 +54,23 @@ export interface HartsRunOptions {
   readonly universe?: readonly Gva[];
   /** Keep a line per step that ran (for a failure's report). */
   readonly record?: boolean;
+  /** Called once per step that ran, before it is judged (so the failing step is seen too): what a trace's state is made from. */
+  readonly observe?: (o: HartsObservedStep) => void;
+}
+
+/** One step as it ran, for a trace (counterexamples/harts-trace.ts). */
+export interface HartsObservedStep {
+  readonly index: number;
+  readonly step: VcpuStep;
+  /** The machine's state after the step (before it, for a step the machine could not complete). */
+  readonly state: VcpuState<unknown, unknown>;
+  readonly traps: readonly Trap[];
+  /** The outcome the access reached, as the reference's keys name it ('' for a step that is not an access). */
+  readonly observation: string;
+  /** The stepping hart's allowed set at the access. */
+  readonly allowed: readonly string[];
+  /** An SBI call's return value. */
+  readonly ret: SbiRet | null;
 }
 
 export interface HartsViolation {
@@ -161,6 +179,7 @@ export function runHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, opts:
       r = vm.step(s, st);
     } catch (err) {
       if (!(err instanceof LivelockError)) throw err;
+      opts.observe?.({ index: i, step: st, state: s, traps: [], observation: '', allowed: [], ret: null });
       return fail('livelock', i, st, `the machine could not complete the step: ${err.message}`);
     }
     for (const e of r.events) bump(stats.events, e);
@@ -171,6 +190,7 @@ export function runHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, opts:
 
     if (st.kind === 'sbi') {
       const want = hartsSbi(ref, hart, st.call);
+      opts.observe?.({ index: i, step: st, state: r.state, traps: r.traps, observation: '', allowed: [], ret: r.ret });
       if (opts.record === true) trace.push(`${i}  ${describeHartStep(st)} -> error ${r.ret?.error ?? 'none'}`);
       if (r.ret === null || r.ret.error !== want.ret.error || r.ret.value !== want.ret.value) {
         return fail('sbi-return', i, st, `the call returned ${r.ret === null ? 'nothing' : `error ${r.ret.error}`}, the SBI spec says error ${want.ret.error}`);
@@ -196,6 +216,9 @@ export function runHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, opts:
       protectedBefore: () => new Set(), refBefore, refAfter: refAfterAll === null ? null : hartView(refAfterAll, hart), access,
       satpWritten: (refAfterAll === null ? refBefore : hartView(refAfterAll, hart)).satp,
     };
+    opts.observe?.({
+      index: i, step: st, state: r.state, traps: r.traps, observation: access?.reached.kind === 'guest' ? access.reached.key : '', allowed: access?.allowedKeys ?? [], ret: null,
+    });
     if (opts.record === true) trace.push(`${i}  ${describeVcpuStep(st)}${access === null ? '' : ` -> ${access.reached.kind === 'guest' ? access.reached.key : access.reached.kind}`}`);
     const rv = refinement.step(refinementState, record);
     if ('violation' in rv) return fail('refinement', i, st, rv.violation);

@@ -1,0 +1,186 @@
+/**
+ * Counterexamples of several harts (docs/decisions/0015): a failing program of the
+ * several-hart lockstep runner (properties/harts-run.ts) as an ITF trace, read
+ * back and replayed the same way.
+ *
+ * The file is a one-hart trace (counterexamples/README.md) with two additions:
+ * `#meta.harts` (2..4) and `#meta.check` (the runner's check that failed), and in
+ * every step state the `hart` that ran it. An SBI call is an action of kind `sbi`
+ * with its arguments and the return value the machine gave. What a state records:
+ *
+ * - `guestMemory`: the one memory every hart shares (through the p2m);
+ * - `tables`: the hypervisor's tables, which every hart shares (one G-stage, or one
+ *   set of shadow pages per VM);
+ * - `tlb`, `guestSatp`: those of the hart that ran the step, as it is after it
+ *   (other harts' TLBs are not recorded: a step changes another hart's TLB only by
+ *   a remote flush, which `traps` shows as its IPI);
+ * - `observation`, `allowed`: the access's outcome against the stepping hart's
+ *   allowed set; `traps` every trap the step cost on any hart; `exits` the totals.
+ *
+ * The replay runs the recorded steps through `runHartsProgram` on the machine the
+ * file names (VCPU_MODELS, or a HART_VARIANTS entry): it never runs a generator.
+ */
+import { type Gva, hex } from '../spec/address.ts';
+import type { Memory } from '../spec/memory.ts';
+import { describeSbiCall } from '../spec/sbi.ts';
+import { type HostState, guestMemoryView } from '../model/host.ts';
+import type { ModelName } from '../model/machine.ts';
+import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { type AnyVcpuMachine, VCPU_MODELS, type VcpuStep } from '../model/vcpus.ts';
+import { type HartsObservedStep, type HartsProgram, type HartsViolation, runHartsProgram } from '../properties/harts-run.ts';
+import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
+import { describeEvent } from '../properties/run.ts';
+import { type CounterexampleMeta, type ItfTrace, type ItfValue, SCHEMA_VERSION, TraceError, big, eventToItf, sbiToItf, toItf } from './itf.ts';
+import { type LoadedTrace, firstMismatch } from './replay.ts';
+import { FAST_CHECK_VERSION, SPEC_VERSION, TRACE_VARS, type TraceStep, itfState } from './trace.ts';
+
+/** The variables a several-hart trace records: a one-hart trace's, with the stepping hart after `step`. */
+export const HARTS_TRACE_VARS = ['step', 'hart', ...TRACE_VARS.filter((v) => v !== 'step')] as const;
+
+/** A run of a several-hart program with every step kept. */
+export interface HartsRecordedRun {
+  readonly vm: AnyVcpuMachine;
+  readonly harts: number;
+  readonly initialMemory: Memory;
+  readonly ad: AdMode;
+  readonly observed: readonly HartsObservedStep[];
+  readonly violation: HartsViolation | null;
+}
+
+export interface HartsRunInput {
+  readonly ad?: AdMode;
+  readonly initialMemory?: Memory;
+  readonly universe?: readonly Gva[];
+}
+
+/** Run the program on `vm` beside the N-hart reference, keeping every step; stops at the first violation. */
+export function recordHartsRun(vm: AnyVcpuMachine, program: HartsProgram, run: HartsRunInput = {}): HartsRecordedRun {
+  const initialMemory = run.initialMemory ?? bootMemory();
+  const ad = run.ad ?? 'svade';
+  const observed: HartsObservedStep[] = [];
+  const r = runHartsProgram(vm, program, { ad, initialMemory, universe: run.universe ?? VAS, observe: (o) => observed.push(o) });
+  return { vm, harts: program.harts, initialMemory, ad, observed, violation: r.violation };
+}
+
+function actionOf(o: HartsObservedStep): ItfValue {
+  const st: VcpuStep = o.step;
+  if (st.kind === 'sbi') return sbiToItf(st.call, o.ret, `${describeSbiCall(st.call)}${o.ret === null ? '' : ` -> error ${o.ret.error}`}`);
+  const e = st.kind === 'guest' ? st.action : st.event;
+  return eventToItf(e, describeEvent(e));
+}
+
+/** The states of a recorded several-hart run, boot state first, one at a time. */
+export function* hartsTraceSteps(r: HartsRecordedRun): Generator<TraceStep> {
+  const { vm } = r;
+  const s0 = vm.init(configFor(r.ad), r.initialMemory, r.harts);
+  const snap0 = vm.base.view.snapshot(vm.view.hart(s0, 0));
+  yield {
+    index: 0, event: null, action: { kind: 'init', text: 'boot' }, priv: 'VS', guestSatp: { mode: 'bare' }, guestMemory: r.initialMemory,
+    tables: toItf(snap0.tables), tlb: [...snap0.tlb], observation: '', allowed: [], traps: [], exits: {}, violation: '',
+  };
+  const exits = new Map<string, number>();
+  let host: HostState | null = null;
+  let guestMemory = r.initialMemory;
+  for (const o of r.observed) {
+    const st = o.step;
+    const h = vm.view.host(o.state);
+    if (host === null || h.mem !== host.mem || h.p2m !== host.p2m || h.backs !== host.backs) guestMemory = guestMemoryView(h);
+    host = h;
+    for (const t of o.traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
+    const one = vm.view.hart(o.state, st.hart);
+    const snap = vm.base.view.snapshot(one);
+    const satp = vm.base.view.guestSatp(one);
+    yield {
+      index: o.index + 1,
+      hart: st.hart,
+      event: st.kind === 'guest' ? st.action : st.kind === 'host' ? st.event : null,
+      action: actionOf(o),
+      priv: st.kind === 'host' ? 'HS' : st.kind === 'guest' && st.action.kind === 'access' && st.action.priv === 'U' ? 'VU' : 'VS',
+      guestSatp: satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) },
+      guestMemory,
+      tables: toItf(snap.tables),
+      tlb: [...snap.tlb],
+      observation: o.observation,
+      allowed: [...o.allowed],
+      traps: o.traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
+      exits: Object.fromEntries([...exits].sort()),
+      violation: r.violation !== null && o.index === r.violation.step ? r.violation.message : '',
+    };
+  }
+}
+
+export interface HartsTraceSource {
+  readonly machine: AnyVcpuMachine;
+  /** The several-hart variant (model/vcpu-variants.ts) the program was found on, or "none". */
+  readonly variant: string;
+  readonly program: HartsProgram;
+  readonly ad?: AdMode;
+  readonly seed: number;
+  readonly path: string;
+  readonly universe?: readonly Gva[];
+}
+
+/** The one-hart property a several-hart check is recorded under (`#meta.property`); `#meta.check` names the check itself. */
+const propertyOf = (check: HartsViolation['check']): 'refinement' | 'isolation' => (check === 'isolation' ? 'isolation' : 'refinement');
+
+/** The trace of a failing several-hart program, ending at the failing step. */
+export function buildHartsTrace(src: HartsTraceSource): ItfTrace {
+  const universe = src.universe ?? VAS;
+  const ad = src.ad ?? 'svade';
+  if (src.program.harts < 2) throw new Error('buildHartsTrace: a trace of one hart is a one-hart trace (counterexamples/trace.ts)');
+  const run = recordHartsRun(src.machine, src.program, { ad, universe });
+  const v = run.violation;
+  if (v === null) throw new Error('buildHartsTrace: the program does not fail');
+  const meta: CounterexampleMeta = {
+    format: 'ITF',
+    'format-description': 'https://apalache-mc.org/docs/adr/015adr-trace.html',
+    source: 'ssp-spec',
+    schema: SCHEMA_VERSION,
+    description: `${v.check} fails on ${src.machine.name}${src.variant === 'none' ? '' : ` (variant ${src.variant})`} with ${src.program.harts} harts${ad === 'svadu' ? ' and a Svadu guest' : ''} at step ${v.step + 1} (hart ${v.at.hart}): ${v.message}`,
+    property: propertyOf(v.check),
+    model: src.machine.name,
+    variant: src.variant,
+    guest: 'arbitrary',
+    ...(ad === 'svadu' ? { ad } : {}),
+    seed: src.seed,
+    path: src.path,
+    fastCheck: FAST_CHECK_VERSION,
+    specVersion: SPEC_VERSION,
+    universe: universe.map(hex),
+    violation: { step: v.step + 1, message: v.message },
+    harts: src.program.harts,
+    check: v.check,
+  };
+  return { '#meta': meta, params: [], vars: [...HARTS_TRACE_VARS], states: [...hartsTraceSteps(run)].map(itfState) };
+}
+
+/** The several-hart machine a trace names: its variant, or its model (`override` replays it on another). */
+export function hartsMachineFor(meta: CounterexampleMeta, override?: { model?: ModelName; variant?: string }): { machine: AnyVcpuMachine; label: string } {
+  if (override?.model !== undefined) return { machine: VCPU_MODELS[override.model], label: override.model };
+  const name = override?.variant ?? meta.variant;
+  if (name !== 'none') {
+    const v = HART_VARIANTS.find((x) => x.name === name);
+    if (v === undefined) throw new TraceError(`'${name}' is not a several-hart variant (known: ${HART_VARIANTS.map((x) => x.name).join(', ')})`);
+    return { machine: v.machine, label: `${v.base} (variant ${v.name})` };
+  }
+  return { machine: VCPU_MODELS[meta.model], label: meta.model };
+}
+
+export interface HartsReplayResult {
+  readonly violation: HartsViolation | null;
+  readonly mismatch: string | null;
+  readonly run: HartsRecordedRun;
+  steps(): Iterable<TraceStep>;
+}
+
+/** Replay a several-hart trace's steps (or `opts.steps` in their place) on `vm`. */
+export function replayHartsTrace(t: LoadedTrace, vm: AnyVcpuMachine, opts: { checkStates?: boolean; steps?: readonly VcpuStep[] } = {}): HartsReplayResult {
+  if (t.harts === null) throw new TraceError('a one-hart trace is replayed by counterexamples/replay.ts (replayTrace)');
+  const run = recordHartsRun(vm, { harts: t.harts.count, steps: opts.steps ?? t.harts.steps }, { ad: t.meta.ad ?? 'svade', initialMemory: t.initialMemory, universe: t.universe });
+  return {
+    violation: run.violation,
+    mismatch: opts.checkStates === true ? firstMismatch(t, hartsTraceSteps(run), run.observed.length + 1) : null,
+    run,
+    steps: () => hartsTraceSteps(run),
+  };
+}
