@@ -15,12 +15,14 @@ import { PROPERTY_NAMES } from '../properties/run.ts';
 import { TraceError } from './itf.ts';
 import { loadTrace, machineFor, replayTrace } from './replay.ts';
 import { TRACE_VARS } from './trace.ts';
+import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { HARTS_TRACE_VARS, hartsMachineFor, replayHartsTrace } from './harts-trace.ts';
 
 const dir = new URL('./seeded/', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.itf.json')).sort();
 
-test('every variant has a committed counterexample, and names properties that exist', () => {
-  expect(files).toEqual(VARIANTS.map((v) => `${v.name}.itf.json`).sort());
+test('every variant, one-hart and several-hart, has a committed counterexample, and names properties that exist', () => {
+  expect(files).toEqual([...VARIANTS, ...HART_VARIANTS].map((v) => `${v.name}.itf.json`).sort());
   for (const v of VARIANTS) for (const p of v.caughtBy) expect(PROPERTIES.map((x) => x.name)).toContain(p);
 });
 
@@ -32,11 +34,14 @@ test('the schema names the properties, models, variants and variables the code h
   const meta = schema.definitions.meta.properties;
   expect(meta.property?.enum).toEqual([...PROPERTY_NAMES]);
   expect(meta.model?.enum).toEqual(['npt', 'tsp', 'ssp']);
-  expect(meta.variant?.enum).toEqual(['none', ...VARIANTS.map((v) => v.name)]);
-  expect(schema.properties.vars.items.enum).toEqual([...TRACE_VARS]);
+  expect(meta.variant?.enum).toEqual(['none', ...VARIANTS.map((v) => v.name), ...HART_VARIANTS.map((v) => v.name)]);
+  expect(new Set(schema.properties.vars.items.enum)).toEqual(new Set([...TRACE_VARS, ...HARTS_TRACE_VARS]));
 });
 
-describe.each(files)('%s', (file) => {
+const oneHart = files.filter((f) => !HART_VARIANTS.some((v) => f === `${v.name}.itf.json`));
+const severalHarts = files.filter((f) => !oneHart.includes(f));
+
+describe.each(oneHart)('%s', (file) => {
   const t = loadTrace(join(dir, file));
   const { machine } = machineFor(t.meta);
   const correct = machineFor(t.meta, { model: t.meta.model as 'npt' }).machine;
@@ -55,6 +60,37 @@ describe.each(files)('%s', (file) => {
     t.events.forEach((_e, i) => {
       const events = [...t.events.slice(0, i), ...t.events.slice(i + 1)];
       expect(replayTrace(t, machine, { events }).violation, `without step ${i + 1}`).toBeNull();
+    });
+  });
+});
+
+describe.each(severalHarts)('%s (several harts)', (file) => {
+  const t = loadTrace(join(dir, file));
+  const { machine } = hartsMachineFor(t.meta);
+  const correct = hartsMachineFor(t.meta, { model: t.meta.model as 'npt' }).machine;
+  const steps = t.harts?.steps ?? [];
+
+  test('names its harts, and every step its hart', () => {
+    expect(t.harts?.count).toBeGreaterThanOrEqual(2);
+    expect(t.meta.check).toBeDefined();
+    expect(steps).toHaveLength(t.states.length - 1);
+    t.states.slice(1).forEach((st, i) => expect(st.hart, `state ${i + 1}`).toBe(steps[i]?.hart));
+  });
+
+  test('fails under its variant with the recorded check at the recorded step, with the recorded states', () => {
+    const r = replayHartsTrace(t, machine, { checkStates: true });
+    expect(r.violation?.step).toBe(t.meta.violation.step - 1);
+    expect(r.violation?.check).toBe(t.meta.check);
+    expect(r.mismatch).toBeNull();
+  });
+
+  test('passes under the correct model', () => {
+    expect(replayHartsTrace(t, correct).violation).toBeNull();
+  });
+
+  test('has no removable step', () => {
+    steps.forEach((_s, i) => {
+      expect(replayHartsTrace(t, machine, { steps: [...steps.slice(0, i), ...steps.slice(i + 1)] }).violation, `without step ${i + 1}`).toBeNull();
     });
   });
 });

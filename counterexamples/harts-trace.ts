@@ -184,3 +184,27 @@ export function replayHartsTrace(t: LoadedTrace, vm: AnyVcpuMachine, opts: { che
     steps: () => hartsTraceSteps(run),
   };
 }
+
+/**
+ * A failing several-hart program cut to its failing step and then 1-minimal: no single
+ * step can be removed and still fail on `vm` (fast-check shrinks whole commands, a
+ * command being several steps; this removes steps one at a time, to a fixpoint).
+ */
+export function minimiseHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, run: HartsRunInput = {}): HartsProgram {
+  const failsAt = (steps: readonly VcpuStep[]): number | null => runHartsProgram(vm, { harts: program.harts, steps }, run).violation?.step ?? null;
+  const first = failsAt(program.steps);
+  if (first === null) throw new Error('minimiseHartsProgram: the program does not fail');
+  let steps = program.steps.slice(0, first + 1);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const without = [...steps.slice(0, i), ...steps.slice(i + 1)];
+      const at = failsAt(without);
+      if (at === null) continue;
+      steps = without.slice(0, at + 1);
+      changed = true;
+      break;
+    }
+  }
+  return { harts: program.harts, steps };
+}
