@@ -3,8 +3,10 @@
  * docs/decisions/0015): one cross-hart mistake each, caught by the several-hart
  * lockstep runner (properties/harts-run.ts) in a fixed-seed check
  * (properties/harts.test.ts). They are kept apart from model/variants.ts's
- * `VARIANTS`, whose machinery (the schema's enum, committed traces, the
- * variant-evidence tests) runs one-hart programs.
+ * `VARIANTS`, whose machinery (the one-hart suite, the variant-evidence tests) runs
+ * one-hart programs; the schema's variant enum and the committed traces
+ * (counterexamples/seeded/, several-hart ITF traces of counterexamples/harts-trace.ts)
+ * take both.
  */
 import { CAUSE } from '../spec/walk.ts';
 import type { ModelName } from './machine.ts';
