@@ -98,7 +98,7 @@ export function hartsFailureLines(c: HartsCheck, saved: SaveResult | null = null
   const v = c.failure.violation;
   return [
     `\n${v.check} fails on ${c.label} with ${c.harts} harts at step ${v.step + 1} (${describeVcpuStep(v.at)}): ${v.message}`,
-    `the program as it ran (${c.failure.program.steps.length} steps, ${c.failure.ad}, from fast-check path ${c.failure.path === '' ? '-' : c.failure.path}):`,
+    `the program as it ran (${c.failure.trace.length} steps, the last one fails; ${c.failure.ad}, from fast-check path ${c.failure.path === '' ? '-' : c.failure.path}):`,
     ...c.failure.trace.map((l) => `  ${l}`),
     ...(saved === null ? [] : saved.saved
       ? [`saved: ${saved.file}`, `replay: npm run replay -- ${saved.file}`]
