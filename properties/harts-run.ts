@@ -287,20 +287,21 @@ export function describeVcpuStep(st: VcpuStep): string {
 }
 
 /**
- * Events per 100 programs below which a passing several-hart run says too little
- * (measured at about three times these): remote fences, cross-hart races, accesses
- * just after a remote fence, stale outcomes allowed on a hart a remote fence missed,
- * flushes of other harts; for SSP also resyncs another hart sees and shadow pages left
- * out of sync for another hart.
+ * Events per 100 programs below which a passing several-hart run says too little:
+ * remote fences, cross-hart races, accesses just after a remote fence, stale outcomes
+ * allowed on a hart a remote fence missed, flushes of other harts; for SSP also resyncs
+ * another hart sees and shadow pages left out of sync for another hart. Set at about
+ * 60% of the worst of 25 seeds at the test budget (60 programs of at most 30
+ * commands, 2 harts: 125, 163, 102, 35, 223 and, SSP, 95 and 490; 4 harts reach more).
  */
 export function hartsFloors(model: string): Readonly<Record<string, number>> {
   return {
-    'remote-fence': 100,
+    'remote-fence': 75,
     'cross-hart-race': 100,
-    'access-after-remote-fence': 80,
-    'stale-allowed-unfenced-hart': 40,
-    'remote-flush': 100,
-    ...(model === 'ssp' ? { 'resync-seen-by-other-hart': 60, 'unsync-for-other-hart': 100 } : {}),
+    'access-after-remote-fence': 60,
+    'stale-allowed-unfenced-hart': 20,
+    'remote-flush': 130,
+    ...(model === 'ssp' ? { 'resync-seen-by-other-hart': 55, 'unsync-for-other-hart': 290 } : {}),
   };
 }
 
