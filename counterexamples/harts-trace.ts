@@ -23,16 +23,16 @@
 import { type Gva, hex } from '../spec/address.ts';
 import type { Memory } from '../spec/memory.ts';
 import { describeSbiCall } from '../spec/sbi.ts';
-import { type HostState, guestMemoryView } from '../model/host.ts';
 import type { ModelName } from '../model/machine.ts';
 import { HART_VARIANTS } from '../model/vcpu-variants.ts';
 import { type AnyVcpuMachine, VCPU_MODELS, type VcpuStep } from '../model/vcpus.ts';
 import { type HartsObservedStep, type HartsProgram, type HartsViolation, runHartsProgram } from '../properties/harts-run.ts';
 import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
 import { describeEvent } from '../properties/run.ts';
-import { type CounterexampleMeta, type ItfTrace, type ItfValue, SCHEMA_VERSION, TraceError, big, eventToItf, sbiToItf, toItf } from './itf.ts';
+import { minimize } from '../properties/suite.ts';
+import { type CounterexampleMeta, type ItfTrace, type ItfValue, SCHEMA_VERSION, TraceError, eventToItf, sbiToItf, toItf } from './itf.ts';
 import { type LoadedTrace, firstMismatch } from './replay.ts';
-import { FAST_CHECK_VERSION, SPEC_VERSION, TRACE_VARS, type TraceStep, itfState } from './trace.ts';
+import { FAST_CHECK_VERSION, SPEC_VERSION, TRACE_VARS, type TraceStep, bootTraceStep, itfState, satpToItf, traceFollower } from './trace.ts';
 
 /** The variables a several-hart trace records: a one-hart trace's, with the stepping hart after `step`. */
 export const HARTS_TRACE_VARS = ['step', 'hart', ...TRACE_VARS.filter((v) => v !== 'step')] as const;
@@ -73,37 +73,25 @@ function actionOf(o: HartsObservedStep): ItfValue {
 export function* hartsTraceSteps(r: HartsRecordedRun): Generator<TraceStep> {
   const { vm } = r;
   const s0 = vm.init(configFor(r.ad), r.initialMemory, r.harts);
-  const snap0 = vm.base.view.snapshot(vm.view.hart(s0, 0));
-  yield {
-    index: 0, event: null, action: { kind: 'init', text: 'boot' }, priv: 'VS', guestSatp: { mode: 'bare' }, guestMemory: r.initialMemory,
-    tables: toItf(snap0.tables), tlb: [...snap0.tlb], observation: '', allowed: [], traps: [], exits: {}, violation: '',
-  };
-  const exits = new Map<string, number>();
-  let host: HostState | null = null;
-  let guestMemory = r.initialMemory;
+  yield bootTraceStep(vm.base.view.snapshot(vm.view.hart(s0, 0)), r.initialMemory);
+  const follow = traceFollower(r.initialMemory);
   for (const o of r.observed) {
     const st = o.step;
-    const h = vm.view.host(o.state);
-    if (host === null || h.mem !== host.mem || h.p2m !== host.p2m || h.backs !== host.backs) guestMemory = guestMemoryView(h);
-    host = h;
-    for (const t of o.traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
+    const carried = follow(vm.view.host(o.state), o.traps);
     const one = vm.view.hart(o.state, st.hart);
     const snap = vm.base.view.snapshot(one);
-    const satp = vm.base.view.guestSatp(one);
     yield {
       index: o.index + 1,
       hart: st.hart,
       event: st.kind === 'guest' ? st.action : st.kind === 'host' ? st.event : null,
       action: actionOf(o),
       priv: st.kind === 'host' ? 'HS' : st.kind === 'guest' && st.action.kind === 'access' && st.action.priv === 'U' ? 'VU' : 'VS',
-      guestSatp: satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) },
-      guestMemory,
+      guestSatp: satpToItf(vm.base.view.guestSatp(one)),
       tables: toItf(snap.tables),
       tlb: [...snap.tlb],
       observation: o.observation,
       allowed: [...o.allowed],
-      traps: o.traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
-      exits: Object.fromEntries([...exits].sort()),
+      ...carried,
       violation: r.violation !== null && o.index === r.violation.step ? r.violation.message : '',
     };
   }
@@ -186,25 +174,13 @@ export function replayHartsTrace(t: LoadedTrace, vm: AnyVcpuMachine, opts: { che
 }
 
 /**
- * A failing several-hart program cut to its failing step and then 1-minimal: no single
- * step can be removed and still fail on `vm` (fast-check shrinks whole commands, a
- * command being several steps; this removes steps one at a time, to a fixpoint).
+ * A failing several-hart program made 1-minimal: no single step can be removed and
+ * still fail on `vm` (fast-check shrinks whole commands, a command being several
+ * steps), by the suite's own minimiser. A 1-minimal program ends at its failing step:
+ * any step after it could go.
  */
 export function minimiseHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, run: HartsRunInput = {}): HartsProgram {
-  const failsAt = (steps: readonly VcpuStep[]): number | null => runHartsProgram(vm, { harts: program.harts, steps }, run).violation?.step ?? null;
-  const first = failsAt(program.steps);
-  if (first === null) throw new Error('minimiseHartsProgram: the program does not fail');
-  let steps = program.steps.slice(0, first + 1);
-  for (let changed = true; changed;) {
-    changed = false;
-    for (let i = steps.length - 1; i >= 0; i--) {
-      const without = [...steps.slice(0, i), ...steps.slice(i + 1)];
-      const at = failsAt(without);
-      if (at === null) continue;
-      steps = without.slice(0, at + 1);
-      changed = true;
-      break;
-    }
-  }
-  return { harts: program.harts, steps };
+  const fails = (steps: readonly VcpuStep[]): boolean => runHartsProgram(vm, { harts: program.harts, steps }, run).violation !== null;
+  if (!fails(program.steps)) throw new Error('minimiseHartsProgram: the program does not fail');
+  return { harts: program.harts, steps: minimize(program.steps, fails) };
 }

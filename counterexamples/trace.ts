@@ -9,7 +9,9 @@ import { dirname } from 'node:path';
 import { type Gva, hex } from '../spec/address.ts';
 import type { Memory } from '../spec/memory.ts';
 import { type HostState, guestMemoryView } from '../model/host.ts';
-import type { AnyMachine, MachineEvent } from '../model/machine.ts';
+import type { AnyMachine, MachineEvent, MachineSnapshot } from '../model/machine.ts';
+import type { Satp } from '../spec/guest-action.ts';
+import type { Trap } from '../spec/privilege.ts';
 import type { GuestKind } from '../properties/commands.ts';
 import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
 import { type PropertyName, findProperty } from '../properties/catalogue.ts';
@@ -78,45 +80,63 @@ export interface TraceStep {
   readonly violation: string;
 }
 
+/** State 0 of a trace: the boot state, from the machine's snapshot before any step. */
+export function bootTraceStep(snap: MachineSnapshot, initialMemory: Memory): TraceStep {
+  return {
+    index: 0, event: null, action: { kind: 'init', text: 'boot' }, priv: 'VS', guestSatp: { mode: 'bare' }, guestMemory: initialMemory,
+    tables: toItf(snap.tables), tlb: [...snap.tlb], observation: '', allowed: [], traps: [], exits: {}, violation: '',
+  };
+}
+
+/**
+ * What each state after the boot one carries along, one step at a time: the guest's view
+ * of memory (most steps leave the host's memory and p2m as they were, the same objects,
+ * and then the view already made serves), the traps as lines, and the exits so far.
+ */
+export function traceFollower(initialMemory: Memory): (h: HostState, traps: readonly Trap[]) => Pick<TraceStep, 'guestMemory' | 'traps' | 'exits'> {
+  const exits = new Map<string, number>();
+  let host: HostState | null = null;
+  let guestMemory = initialMemory;
+  return (h, traps) => {
+    if (host === null || h.mem !== host.mem || h.p2m !== host.p2m || h.backs !== host.backs) guestMemory = guestMemoryView(h);
+    host = h;
+    for (const t of traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
+    return {
+      guestMemory,
+      traps: traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
+      exits: Object.fromEntries([...exits].sort()),
+    };
+  };
+}
+
+/** satp as a trace records it. */
+export const satpToItf = (satp: Satp): ItfValue => (satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) });
+
 /** The states of a recorded run, boot state first, made one at a time (a long trace is never all in memory as ITF). */
 export function* traceSteps(r: RecordedRun): Generator<TraceStep> {
   const { machine } = r;
-  const snap0 = machine.view.snapshot(machine.init(configFor(r.ad), r.initialMemory));
-  yield {
-    index: 0, event: null, action: { kind: 'init', text: 'boot' }, priv: 'VS', guestSatp: { mode: 'bare' }, guestMemory: r.initialMemory,
-    tables: toItf(snap0.tables), tlb: [...snap0.tlb], observation: '', allowed: [], traps: [], exits: {}, violation: '',
-  };
-  const exits = new Map<string, number>();
-  let host: HostState | null = null;
-  let guestMemory = r.initialMemory;
+  yield bootTraceStep(machine.view.snapshot(machine.init(configFor(r.ad), r.initialMemory)), r.initialMemory);
+  const follow = traceFollower(r.initialMemory);
   for (let i = 0; i < r.records.length; i++) {
     const traced = r.records[i] as TracedStep;
     // A step the machine could not complete leaves its state as it was, with no traps and nothing observed.
     const rec = traced.kind === 'step' ? traced.record : null;
     const event = traced.kind === 'step' ? traced.record.event : traced.event;
     const s = traced.kind === 'step' ? traced.record.after : traced.before;
-    const traps = rec?.result.traps ?? [];
-    // Most steps leave the host's memory and p2m as they were (the same objects): the guest's view of them is the one already made.
-    const h = machine.view.host(s);
-    if (host === null || h.mem !== host.mem || h.p2m !== host.p2m || h.backs !== host.backs) guestMemory = guestMemoryView(h);
-    host = h;
-    for (const t of traps) if (t.cost !== 'none') exits.set(`${t.cost} ${t.reason}`, (exits.get(`${t.cost} ${t.reason}`) ?? 0) + 1);
+    const carried = follow(machine.view.host(s), rec?.result.traps ?? []);
     const snap = machine.view.snapshot(s);
-    const satp = machine.view.guestSatp(s);
     const reached = rec?.access?.reached;
     yield {
       index: i + 1,
       event,
       action: eventToItf(event, describeEvent(event)),
       priv: event.kind === 'access' ? (event.priv === 'U' ? 'VU' : 'VS') : event.kind.startsWith('host') ? 'HS' : 'VS',
-      guestSatp: satp.mode === 'bare' ? { mode: 'bare' } : { mode: 'sv39', asid: satp.asid, root: big(satp.rootPpn) },
-      guestMemory,
+      guestSatp: satpToItf(machine.view.guestSatp(s)),
       tables: toItf(snap.tables),
       tlb: [...snap.tlb],
       observation: reached?.kind === 'guest' ? reached.key : '',
       allowed: [...(rec?.access?.allowedKeys ?? [])],
-      traps: traps.map((t) => `cause ${t.cause} ${t.from}->${t.to} ${t.cost} (${t.reason})`),
-      exits: Object.fromEntries([...exits].sort()),
+      ...carried,
       violation: r.violation !== null && i === r.violation.step ? r.violation.message : '',
     };
   }
