@@ -6,7 +6,8 @@
  */
 import { renameSync, rmSync } from 'node:fs';
 import type { AnyMachine } from '../model/machine.ts';
-import { loadTrace, machineFor, replayTrace } from './replay.ts';
+import type { ItfTrace } from './itf.ts';
+import { type LoadedTrace, loadTrace, machineFor, replayTrace } from './replay.ts';
 import { type TraceSource, buildTrace, writeTrace } from './trace.ts';
 import type { AnyVcpuMachine } from '../model/vcpus.ts';
 import { type HartsTraceSource, buildHartsTrace, hartsMachineFor, replayHartsTrace } from './harts-trace.ts';
@@ -20,24 +21,14 @@ export interface SaveRequest extends TraceSource {
 export type SaveResult = { readonly saved: true; readonly file: string } | { readonly saved: false; readonly reason: string };
 
 export function saveCounterexample(req: SaveRequest): SaveResult {
-  const pending = `${req.file}.pending-${process.pid}`;
-  writeTrace(pending, buildTrace(req));
-  try {
-    const t = loadTrace(pending);
+  const { correct } = req;
+  return saveVerified(req.file, buildTrace(req), (t) => {
     const replayed = replayTrace(t, machineFor(t.meta).machine).violation;
-    if (replayed === null) return { saved: false, reason: 'the trace does not fail when it is replayed' };
-    if (replayed.step !== t.meta.violation.step - 1) {
-      return { saved: false, reason: `the replay fails at step ${replayed.step + 1}, the trace records step ${t.meta.violation.step}` };
-    }
-    if (req.correct !== null) {
-      const onCorrect = replayTrace(t, req.correct).violation;
-      if (onCorrect !== null) return { saved: false, reason: `the trace fails on the correct ${req.correct.name} too: ${onCorrect.message}` };
-    }
-    renameSync(pending, req.file);
-    return { saved: true, file: req.file };
-  } finally {
-    rmSync(pending, { force: true });
-  }
+    if (replayed === null) return 'the trace does not fail when it is replayed';
+    if (replayed.step !== t.meta.violation.step - 1) return `the replay fails at step ${replayed.step + 1}, the trace records step ${t.meta.violation.step}`;
+    const onCorrect = correct === null ? null : replayTrace(t, correct).violation;
+    return correct === null || onCorrect === null ? null : `the trace fails on the correct ${correct.name} too: ${onCorrect.message}`;
+  });
 }
 
 export interface HartsSaveRequest extends HartsTraceSource {
@@ -52,21 +43,31 @@ export interface HartsSaveRequest extends HartsTraceSource {
  * check at the recorded step, and (for a variant) passes on the correct model.
  */
 export function saveHartsCounterexample(req: HartsSaveRequest): SaveResult {
-  const pending = `${req.file}.pending-${process.pid}`;
-  writeTrace(pending, buildHartsTrace(req));
-  try {
-    const t = loadTrace(pending);
+  const { correct } = req;
+  return saveVerified(req.file, buildHartsTrace(req), (t) => {
     const replayed = replayHartsTrace(t, hartsMachineFor(t.meta).machine).violation;
-    if (replayed === null) return { saved: false, reason: 'the trace does not fail when it is replayed' };
+    if (replayed === null) return 'the trace does not fail when it is replayed';
     if (replayed.step !== t.meta.violation.step - 1 || replayed.check !== t.meta.check) {
-      return { saved: false, reason: `the replay fails ${replayed.check} at step ${replayed.step + 1}, the trace records ${String(t.meta.check)} at step ${t.meta.violation.step}` };
+      return `the replay fails ${replayed.check} at step ${replayed.step + 1}, the trace records ${String(t.meta.check)} at step ${t.meta.violation.step}`;
     }
-    if (req.correct !== null) {
-      const onCorrect = replayHartsTrace(t, req.correct).violation;
-      if (onCorrect !== null) return { saved: false, reason: `the trace fails on the correct ${req.correct.name} too: ${onCorrect.message}` };
-    }
-    renameSync(pending, req.file);
-    return { saved: true, file: req.file };
+    const onCorrect = correct === null ? null : replayHartsTrace(t, correct).violation;
+    return correct === null || onCorrect === null ? null : `the trace fails on the correct ${correct.name} too: ${onCorrect.message}`;
+  });
+}
+
+/**
+ * Write `trace` beside `file`, read it back as a user's replay reads it, and keep it
+ * under `file` only if `objection` finds nothing wrong with it (null); the pending file
+ * is removed either way.
+ */
+function saveVerified(file: string, trace: ItfTrace, objection: (t: LoadedTrace) => string | null): SaveResult {
+  const pending = `${file}.pending-${process.pid}`;
+  writeTrace(pending, trace);
+  try {
+    const reason = objection(loadTrace(pending));
+    if (reason !== null) return { saved: false, reason };
+    renameSync(pending, file);
+    return { saved: true, file };
   } finally {
     rmSync(pending, { force: true });
   }
