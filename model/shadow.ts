@@ -189,11 +189,7 @@ function storeTrapped(x: ShadowScratch, a: Gpa, value: bigint, cause: number, tr
   const hostProtected = hostMapping(x.s.host, gpn).writeProtected;
   if (!isPageTable && !hostProtected) return false;
   if (!trapped) trap(x, cause, isPageTable ? 'pt-store-protected' : 'dirty-log', from);
-  if (hostProtected) {
-    x.events.push('dirty-logged');
-    x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
-    refreshLeaves(x, (g, n) => gpn >= g && gpn < g + n);
-  }
+  if (hostProtected) logDirtyPage(x, gpn);
   storeGuest(x, a, value);
   return true;
 }
@@ -223,12 +219,15 @@ function emulateAd(x: ShadowScratch, w: WalkResult, store: boolean): WalkResult 
 /** The hypervisor stores to guest memory on its own account: a write dirty logging must see, like the guest's. */
 function hypervisorStore(x: ShadowScratch, a: Gpa, value: bigint): void {
   const gpn = a >> PAGE_SHIFT;
-  if (hostMapping(x.s.host, gpn).writeProtected) {
-    x.events.push('dirty-logged');
-    x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
-    refreshLeaves(x, (g, n) => gpn >= g && gpn < g + n);
-  }
+  if (hostMapping(x.s.host, gpn).writeProtected) logDirtyPage(x, gpn);
   storeGuest(x, a, value);
+}
+
+/** Dirty logging sees a store to a page it write-protects: log the page, give write access back, refresh its shadow leaves. */
+function logDirtyPage(x: ShadowScratch, gpn: bigint): void {
+  x.events.push('dirty-logged');
+  x.s = { ...x.s, host: logDirty(x.s.host, gpn) };
+  refreshLeaves(x, (g, n) => gpn >= g && gpn < g + n);
 }
 
 /** A translated access: the hart on the shadow, the hypervisor on a shadow fault. */
