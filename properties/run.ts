@@ -170,7 +170,7 @@ function inferred(ref: ReferenceState, a: AccessAction, hostAfter: HostState, ou
   const changed = updated.find((addr) => inRam(ref.cfg, addr) && addr !== stored && guestRead(hostAfter, addr) !== readWord(ref.mem, addr));
   if (changed === undefined) return outcome;
   const adUpdate = { addr: changed, pte: guestRead(hostAfter, changed) };
-  return outcome.kind === 'ok' ? { ...outcome, adUpdate } : { ...outcome, adUpdate };
+  return { ...outcome, adUpdate };
 }
 
 /** The reference after the step, advanced by the machine's own outcome; null if that outcome is not guest-physical. */
