@@ -99,6 +99,14 @@ export interface ShadowState {
    * not drop. Absent with one hart.
    */
   readonly pinned?: ReadonlySet<string>;
+  /**
+   * Several vCPUs (SSP, model/vcpus.ts, decision 0015): the sps out of sync for some other hart. Linking one
+   * syncs it first, as linking one out of sync for this hart does: a hart whose loaded shadow reaches the
+   * parent would otherwise walk entries it could not have cached. Absent with one hart.
+   */
+  readonly unsyncElsewhere?: ReadonlySet<bigint>;
+  /** Several vCPUs: the sps synced in this step, in sync now for every hart that reaches them (set empty before each step). */
+  readonly syncedNow?: ReadonlySet<bigint>;
 }
 
 /**
@@ -469,7 +477,7 @@ export function setEntry(x: ShadowScratch, sp: ShadowPage, slot: number, d: Desi
     return null;
   }
   let child = findOrCreate(x, d.role);
-  if (child.unsync && !has(x, 'link-unsynced-subtree')) child = syncPage(x, child);
+  if ((child.unsync || unsyncElsewhere(x, child.frame)) && !has(x, 'link-unsynced-subtree')) child = syncPage(x, child);
   const pte = encodePte({ ppn: child.frame, g: d.g });
   const current = x.s.mmu.pages.get(sp.frame);
   if (current === undefined) throw new Error('the parent shadow page was freed while its entry was being set');
@@ -495,6 +503,7 @@ export function setEntry(x: ShadowScratch, sp: ShadowPage, slot: number, d: Desi
  * children included: they are synced when reached.
  */
 export function syncPage(x: ShadowScratch, sp: ShadowPage): ShadowPage {
+  if (x.s.syncedNow !== undefined) x.s = { ...x.s, syncedNow: new Set([...x.s.syncedNow, sp.frame]) };
   for (const slot of [...(x.s.mmu.ghosts.get(sp.frame)?.keys() ?? [])]) syncEntry(x, sp, slot);
   x.events.push('shadow-resync');
   return updatePage(x, sp.frame, (p) => ({ ...p, unsync: false }));
@@ -513,6 +522,10 @@ export function syncEntry(x: ShadowScratch, sp: ShadowPage, slot: number): void 
   }
   setEntry(x, sp, slot, d, guest);
 }
+
+/** Several vCPUs: the sp is out of sync for another hart, and not synced yet in this step. */
+const unsyncElsewhere = (x: ShadowScratch, frame: bigint): boolean =>
+  (x.s.unsyncElsewhere?.has(frame) ?? false) && !(x.s.syncedNow?.has(frame) ?? false);
 
 export function markUnsync(x: ShadowScratch, frame: bigint): void {
   updatePage(x, frame, (p) => ({ ...p, unsync: true }));

@@ -81,7 +81,16 @@ export interface VcpuStepResult<S> {
   readonly cross: readonly CrossHartEvent[];
   readonly walkRefs: number;
   /** What each one-hart step did, with the hart it ran on (SBI calls run one per named hart and fence). */
-  readonly parts: readonly { readonly hart: HartId; readonly result: StepResult<unknown> }[];
+  readonly parts: readonly VcpuPart[];
+  /** The fences an IPI ran on another hart's hardware for this step (for the hart-legality property), in the order they ran. */
+  readonly remote: readonly { readonly hart: HartId; readonly events: readonly HartEvent[] }[];
+}
+
+/** One one-hart step a several-hart step ran: the hart, the event it ran there, what it did. */
+export interface VcpuPart {
+  readonly hart: HartId;
+  readonly event: MachineEvent;
+  readonly result: StepResult<unknown>;
 }
 
 export interface VcpuState<S, H> {
@@ -101,12 +110,20 @@ interface HartSplit<S, H> {
   /** The fences a step owes the other harts: the hart events that changed shared tables. */
   readonly owed: (r: StepResult<S>) => readonly HartEvent[];
   /** Another hart after a step of hart `h`: the owed fences run on it (if `flush`), its sync state updated. */
-  readonly settle: (before: S, after: S, other: H, owed: readonly HartEvent[], flush: boolean) => { readonly hart: H; readonly flushed: boolean; readonly cross: readonly CrossHartEvent[] };
+  readonly settle: (before: S, after: S, other: H, owed: readonly HartEvent[], flush: boolean) => Settled<H>;
   readonly keepTlb: (h: H, old: H) => H;
   /** Every cached translation of the hart that ends in a host frame, with the shared tables' (isolation). */
   readonly translations: (s: S) => readonly HostTranslationView[];
   readonly host: (s: S) => HostState;
   readonly tableFrames: (s: S) => ReadonlySet<bigint>;
+}
+
+/** Another hart after a step: its state, the fences run on it (none unless `flushed`, each seeing memory after the step), what it saw. */
+interface Settled<H> {
+  readonly hart: H;
+  readonly flushed: boolean;
+  readonly fences: readonly HartEvent[];
+  readonly cross: readonly CrossHartEvent[];
 }
 
 /** Options a seeded variant changes (model/vcpu-variants.ts); the designs use the defaults. */
@@ -205,6 +222,7 @@ function vcpuMachine<S, H>(
     const owed = split.owed(r);
     const traps: Trap[] = [];
     const cross: CrossHartEvent[] = [];
+    const remote: { hart: HartId; events: readonly HartEvent[] }[] = [];
     const handler: 'M' | 'HS' = e.kind === 'hostRemap' || e.kind === 'hostWriteProtect' || e.kind === 'hostUnprotect'
       || r.traps.some((t) => t.to === 'HS') || !r.traps.some((t) => t.to === 'M') ? 'HS' : 'M';
     const resynced = r.events.includes('shadow-resync');
@@ -214,22 +232,23 @@ function vcpuMachine<S, H>(
       if (settled.flushed) {
         traps.push(ipi(handler));
         cross.push('remote-flush');
+        remote.push({ hart: i, events: settled.fences });
       }
       // A change another hart's shadow reaches counts as a resync it sees only when the step resynced (not a fill).
       cross.push(...settled.cross.filter((c) => c !== 'resync-seen-by-other-hart' || resynced));
       return settled.hart;
     });
-    return { next: { shared: r.state, harts }, result: r, traps, cross };
+    return { next: { shared: r.state, harts }, result: r, traps, cross, remote };
   };
 
   const step = (s: VcpuState<S, H>, st: VcpuStep): VcpuStepResult<VcpuState<S, H>> =>
     match(st)
       .with({ kind: 'guest' }, { kind: 'host' }, (g) => {
         const e: MachineEvent = g.kind === 'guest' ? g.action : g.event;
-        const { next, result, traps, cross } = runOn(s, g.hart, e, base);
+        const { next, result, traps, cross, remote } = runOn(s, g.hart, e, base);
         return {
           state: next, observation: result.observation, ret: null, traps: [...result.traps, ...traps], events: result.events, cross,
-          walkRefs: result.walkRefs, parts: [{ hart: g.hart, result: result as StepResult<unknown> }],
+          walkRefs: result.walkRefs, parts: [{ hart: g.hart, event: e, result: result as StepResult<unknown> }], remote,
         };
       })
       .with({ kind: 'sbi' }, ({ hart, call }) => sbi(s, hart, call))
@@ -249,7 +268,7 @@ function vcpuMachine<S, H>(
     const traps: Trap[] = [callTrap];
     const selection = selectHarts(call.hartMask, call.hartMaskBase, s.harts.length);
     if (selection.kind === 'invalid-param') {
-      return { state: s, observation: null, ret: { error: SBI_ERR_INVALID_PARAM, value: 0n }, traps, events: [], cross: [], walkRefs: 0, parts: [] };
+      return { state: s, observation: null, ret: { error: SBI_ERR_INVALID_PARAM, value: 0n }, traps, events: [], cross: [], walkRefs: 0, parts: [], remote: [] };
     }
     const cfg = split.host(s.shared).cfg;
     const asid = callAsid(call);
@@ -257,7 +276,8 @@ function vcpuMachine<S, H>(
     let state = s;
     const events: ModelEvent[] = [];
     const cross: CrossHartEvent[] = [];
-    const parts: { hart: HartId; result: StepResult<unknown> }[] = [];
+    const parts: VcpuPart[] = [];
+    const remote: { hart: HartId; events: readonly HartEvent[] }[] = [];
     let walkRefs = 0;
     for (const g of selection.harts) {
       const old = state.harts[g] as H;
@@ -265,19 +285,24 @@ function vcpuMachine<S, H>(
         traps.push(ipi(handler));
         cross.push('remote-flush');
       }
+      // A variant that sends the remote hart no IPI leaves its TLB as it was: its hardware ran none of the part's fences.
+      const unflushed = g !== caller && !options.remoteSbiFlush;
       for (const f of fences) {
-        const run = runOn(state, g, { kind: 'sfence', rs1: f.rs1, rs2: f.rs2 }, remoteFence);
+        const event: MachineEvent = { kind: 'sfence', rs1: f.rs1, rs2: f.rs2 };
+        const run = runOn(state, g, event, remoteFence);
         // The handler runs the fence itself: the one-hart step's trap for an intercepted SFENCE.VMA is not taken.
         traps.push(...run.traps);
         events.push(...run.result.events);
         cross.push(...run.cross);
+        remote.push(...run.remote);
         walkRefs += run.result.walkRefs;
-        parts.push({ hart: g, result: run.result as StepResult<unknown> });
+        const result = unflushed ? { ...run.result, hart: run.result.hart.filter((e) => e.kind !== 'hfence-vvma') } : run.result;
+        parts.push({ hart: g, event, result: result as StepResult<unknown> });
         state = run.next;
       }
-      if (g !== caller && !options.remoteSbiFlush) state = { ...state, harts: state.harts.map((h, i) => (i === g ? split.keepTlb(h, old) : h)) };
+      if (unflushed) state = { ...state, harts: state.harts.map((h, i) => (i === g ? split.keepTlb(h, old) : h)) };
     }
-    return { state, observation: null, ret: { error: SBI_SUCCESS, value: 0n }, traps, events, cross, walkRefs, parts };
+    return { state, observation: null, ret: { error: SBI_SUCCESS, value: 0n }, traps, events, cross, walkRefs, parts, remote };
   };
 
   return {
@@ -354,6 +379,32 @@ function onlyAdditions(before: ShadowState, after: ShadowState): boolean {
   return true;
 }
 
+/**
+ * The pages out of sync for a hart, closed upwards outside what its loaded shadow
+ * reaches (`reach`): a page that points to one of them is out of sync for it too.
+ * Linking a page syncs it first if it is out of sync for some hart, and a sync goes
+ * down through its pointers, syncing each child out of sync (model/shadow-mmu.ts
+ * `setEntry`); so however a page comes within another hart's reach, every page
+ * below it that hart could not have cached is synced on the way.
+ */
+function withUnsyncAncestors(s: ShadowState, unsync: Set<bigint>, reach: ReadonlySet<bigint>): Set<bigint> {
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const frame of s.mmu.pages.keys()) {
+      if (unsync.has(frame) || reach.has(frame)) continue;
+      for (const slot of s.mmu.ghosts.get(frame)?.keys() ?? []) {
+        const pte = shadowPte(s, frame, slot);
+        if (isValidPointer(pte) && unsync.has(ptePpn(pte))) {
+          unsync.add(frame);
+          grew = true;
+          break;
+        }
+      }
+    }
+  }
+  return unsync;
+}
+
 /** Frames whose sp is new or whose entries were written in a step. */
 function changedPages(before: ShadowState, after: ShadowState): bigint[] {
   if (before.mmu === after.mmu) return [];
@@ -384,9 +435,11 @@ function shadowSplit(policy: ShadowPolicy, base: Machine<ShadowState>, sharedSyn
       }
       const pinned = new Set(rest.flatMap((o) => (o.active === null ? [] : [o.active])));
       const mmu = pages === s.mmu.pages ? s.mmu : { ...s.mmu, pages };
-      const { pinned: _old, ...rest0 } = s;
+      const { pinned: _old, unsyncElsewhere: _u, syncedNow: _n, ...rest0 } = s;
       const hartState: ShadowState = { ...rest0, guestSatp: h.guestSatp, sum: h.sum, mxr: h.mxr, active: h.active, vsatp: h.vsatp, tlb: h.tlb, mmu };
-      return rest.length === 0 ? hartState : { ...hartState, pinned };
+      if (rest.length === 0) return hartState;
+      if (!perHartSync) return { ...hartState, pinned };
+      return { ...hartState, pinned, unsyncElsewhere: new Set(rest.flatMap((o) => [...o.unsync])), syncedNow: new Set() };
     },
     // A fence that forwards the guest's own SFENCE.VMA is this hart's; every other HFENCE.VVMA pays for a shadow change.
     owed: (r) => r.hart.filter((e) => e.kind === 'hfence-vvma' && e.forGuestFence !== true),
@@ -396,23 +449,31 @@ function shadowSplit(policy: ShadowPolicy, base: Machine<ShadowState>, sharedSyn
       if (perHartSync) {
         const reach = reachable(after, other.vsatp?.root);
         const changed = changedPages(before, after);
-        const fresh = [...other.unsync].filter((f) => after.mmu.pages.has(f));
+        // A page synced in the step holds the guest's tables as they are now: in sync for a hart that reaches it (it
+        // walks what is in memory), not for one that does not (it could not have cached that). A freed page is gone.
+        const kept = [...other.unsync].filter((f) => after.mmu.pages.has(f) && !(reach.has(f) && (after.syncedNow?.has(f) ?? false)));
         const behind = changed.filter((f) => !reach.has(f));
         if (changed.some((f) => reach.has(f))) cross.push('resync-seen-by-other-hart');
         if (behind.length > 0) cross.push('unsync-for-other-hart');
-        unsync = fresh.length === other.unsync.size && behind.every((f) => other.unsync.has(f)) ? other.unsync : new Set([...fresh, ...behind]);
+        const now = withUnsyncAncestors(after, new Set([...kept, ...behind]), reach);
+        unsync = now.size === other.unsync.size && [...now].every((f) => other.unsync.has(f)) ? other.unsync : now;
       } else if (changedPages(before, after).length > 0 && other.vsatp !== null) {
         const reach = reachable(after, other.vsatp.root);
         if (changedPages(before, after).some((f) => reach.has(f))) cross.push('resync-seen-by-other-hart');
       }
       if (!flush || owed.length === 0 || tlbEmpty(other.tlb) || onlyAdditions(before, after)) {
-        return { hart: unsync === other.unsync ? other : { ...other, unsync }, flushed: false, cross };
+        return { hart: unsync === other.unsync ? other : { ...other, unsync }, flushed: false, fences: [], cross };
       }
       const read = (a: bigint) => readWord(after.host.mem, a);
       let tlb = other.tlb;
+      const fences: HartEvent[] = [];
       // Every rs1=x0 fence subsumes the others of its scope; run them in the order they were issued.
-      for (const e of owed) if (e.kind === 'hfence-vvma') tlb = tlbFence(tlb, e.rs1, e.rs2, read);
-      return { hart: { ...other, unsync, tlb }, flushed: true, cross };
+      for (const e of owed) {
+        if (e.kind !== 'hfence-vvma') continue;
+        tlb = tlbFence(tlb, e.rs1, e.rs2, read);
+        fences.push({ kind: 'hfence-vvma', mem: after.host.mem, rs1: e.rs1, rs2: e.rs2 });
+      }
+      return { hart: { ...other, unsync, tlb }, flushed: true, fences, cross };
     },
     keepTlb: (h, old) => ({ ...h, tlb: old.tlb }),
     translations: (s) => base.view.hostTranslations(s),
@@ -441,10 +502,15 @@ const nptSplit: HartSplit<NptState, NptHart> = {
   // Every HFENCE.GVMA pays for a change of the shared G-stage table (a remap, a write protection, a split or collapse).
   owed: (r) => r.hart.filter((e) => e.kind === 'hfence-gvma'),
   settle: (_before, after, other, owed, flush) => {
-    if (!flush || owed.length === 0 || twoStageEmpty(other.tlb)) return { hart: other, flushed: false, cross: [] };
+    if (!flush || owed.length === 0 || twoStageEmpty(other.tlb)) return { hart: other, flushed: false, fences: [], cross: [] };
     let tlb = other.tlb;
-    for (const e of owed) if (e.kind === 'hfence-gvma') tlb = hartGFence(tlb, e.rs1, NPT_VMID, (a) => readWord(after.host.mem, a));
-    return { hart: { ...other, tlb }, flushed: true, cross: [] };
+    const fences: HartEvent[] = [];
+    for (const e of owed) {
+      if (e.kind !== 'hfence-gvma') continue;
+      tlb = hartGFence(tlb, e.rs1, NPT_VMID, (a) => readWord(after.host.mem, a));
+      fences.push({ kind: 'hfence-gvma', mem: after.host.mem, rs1: e.rs1, rs2: NPT_VMID });
+    }
+    return { hart: { ...other, tlb }, flushed: true, fences, cross: [] };
   },
   keepTlb: (h, old) => ({ ...h, tlb: old.tlb }),
   translations: (s) => npt.view.hostTranslations(s),
