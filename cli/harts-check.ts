@@ -10,7 +10,9 @@ import type { ModelName } from '../model/machine.ts';
 import { type HartVariant } from '../model/vcpu-variants.ts';
 import { type AnyVcpuMachine, VCPU_MODELS } from '../model/vcpus.ts';
 import { hartsProgramArb, resolveHartsProgram } from '../properties/harts-commands.ts';
-import { type HartsStats, type HartsViolation, addHartsStats, describeVcpuStep, emptyHartsStats, hartsFloors, runHartsProgram } from '../properties/harts-run.ts';
+import {
+  type HartsStats, type HartsViolation, WELL_BEHAVED_FLOORS, addHartsStats, describeVcpuStep, emptyHartsStats, hartsFloors, runHartsProgram,
+} from '../properties/harts-run.ts';
 import { AD_MODES, type AdMode } from '../properties/pools.ts';
 import type { HartsProgram } from '../properties/harts-run.ts';
 import { type SaveResult, saveHartsCounterexample } from '../counterexamples/store.ts';
@@ -24,8 +26,12 @@ export interface HartsCheck {
   readonly label: string;
   readonly harts: number;
   readonly verdict: 'pass' | 'fail' | 'vacuous';
+  /** Arbitrary programs run (up to the first failure), and their statistics: what the floors are stated on. */
   readonly runs: number;
   readonly stats: HartsStats;
+  /** Well-behaved programs run (one in four drawn), and their statistics. */
+  readonly wellBehavedRuns: number;
+  readonly wellBehavedStats: HartsStats;
   readonly seconds: number;
   readonly floorMisses: readonly { readonly event: string; readonly per100: number; readonly floor: number }[];
   /** The failing program (minimised by fast-check) as it ran, one line per step, and what failed. */
@@ -41,16 +47,25 @@ export interface HartsCheck {
 export function checkHarts(model: ModelName, harts: number, runs: number, seed: number, variant: HartVariant | null): HartsCheck {
   const machine: AnyVcpuMachine = variant?.machine ?? VCPU_MODELS[model];
   const stats = emptyHartsStats();
+  const wellBehavedStats = emptyHartsStats();
   let done = 0;
+  let wellBehavedDone = 0;
   let failed = false;
   const started = performance.now();
-  const arb = fc.tuple(hartsProgramArb(harts, HARTS_MAX_COMMANDS), fc.constantFrom(...AD_MODES));
+  const programArb = fc.oneof(
+    { arbitrary: hartsProgramArb(harts, HARTS_MAX_COMMANDS, 'arbitrary'), weight: 3 },
+    { arbitrary: hartsProgramArb(harts, HARTS_MAX_COMMANDS, 'well-behaved'), weight: 1 },
+  );
+  const arb = fc.tuple(programArb, fc.constantFrom(...AD_MODES));
   // fast-check shrinks a failing program (whole commands, then their arguments); the statistics are those of
   // the programs up to the first failure, as a one-hart check counts them.
   const details = fc.check(
     fc.property(arb, ([commands, ad]) => {
       const r = runHartsProgram(machine, resolveHartsProgram(commands), { ad });
-      if (!failed) {
+      if (!failed && commands.guest === 'well-behaved') {
+        wellBehavedDone++;
+        addHartsStats(wellBehavedStats, r.stats);
+      } else if (!failed) {
         done++;
         addHartsStats(stats, r.stats);
       }
@@ -67,12 +82,15 @@ export function checkHarts(model: ModelName, harts: number, runs: number, seed: 
     if (r.violation !== null) failure = { violation: r.violation, trace: r.trace, program, ad, path: details.counterexamplePath ?? '' };
   }
   const seconds = (performance.now() - started) / 1000;
-  const floorMisses = failure !== null ? [] : Object.entries(hartsFloors(model)).flatMap(([event, floor]) => {
-    const per100 = ((stats.events.get(event) ?? 0) * 100) / Math.max(1, done);
-    return per100 < floor ? [{ event, per100, floor }] : [];
+  const below = (floors: Readonly<Record<string, number>>, st: HartsStats, n: number, label: string) => Object.entries(floors).flatMap(([event, floor]) => {
+    const per100 = ((st.events.get(event) ?? 0) * 100) / Math.max(1, n);
+    return per100 < floor ? [{ event: `${event}${label}`, per100, floor }] : [];
   });
+  const floorMisses = failure !== null ? [] : [
+    ...below(hartsFloors(model), stats, done, ''), ...below(WELL_BEHAVED_FLOORS, wellBehavedStats, wellBehavedDone, ' (well-behaved)'),
+  ];
   return {
-    model, label: variant === null ? model : `${model} (${variant.name})`, harts, variant, seed, runs: done, stats, seconds, floorMisses, failure,
+    model, label: variant === null ? model : `${model} (${variant.name})`, harts, variant, seed, runs: done, stats, wellBehavedRuns: wellBehavedDone, wellBehavedStats, seconds, floorMisses, failure,
     verdict: failure !== null ? 'fail' : floorMisses.length > 0 ? 'vacuous' : 'pass',
   };
 }

@@ -22,7 +22,7 @@ import type { CheckOutcome, CheckTask } from './checks.ts';
 import { HARTS_MAX_COMMANDS, type HartsCheck, checkHarts, hartsFailureLines, saveHartsFailure } from './harts-check.ts';
 import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
 import { MAX_HARTS } from '../spec/harts.ts';
-import { HARTS_SHOWN_EVENTS } from '../properties/harts-run.ts';
+import { HARTS_SHOWN_EVENTS, WELL_BEHAVED_FLOORS } from '../properties/harts-run.ts';
 
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--harts N] [--harts-runs N] [--list]`;
 
@@ -168,14 +168,18 @@ export function main(argv: readonly string[], io: Io): number {
   // Several harts: each model (or a several-hart variant) with o.harts vCPUs; a one-hart variant has no several-hart machine.
   const hartsChecks: HartsCheck[] = [];
   if (o.harts >= 2 && variant === undefined) {
-    io.out(styleText('bold', `\nseveral harts: ${o.harts} vCPUs, ${o.hartsRuns} programs of at most ${HARTS_MAX_COMMANDS} commands per model (half of them Svadu), seed ${seed}`));
+    io.out(styleText('bold', `\nseveral harts: ${o.harts} vCPUs, ${o.hartsRuns} programs of at most ${HARTS_MAX_COMMANDS} commands per model (one in four well-behaved, half of them Svadu), seed ${seed}`));
     for (const model of modelNames) {
       const c = checkHarts(model, o.harts, o.hartsRuns, seed, hartVariant ?? null);
       hartsChecks.push(c);
-      io.out(`  ${verdictText(c.verdict)} per-hart refinement, isolation and SBI returns on ${c.label}: ${c.runs} programs, ${c.stats.steps} steps, ${c.seconds.toFixed(1)} s`);
+      io.out(`  ${verdictText(c.verdict)} every property per hart, isolation across harts, SBI returns and traps on ${c.label}: ${c.runs} arbitrary and ${c.wellBehavedRuns} well-behaved programs, ${c.stats.steps + c.wellBehavedStats.steps} steps, ${c.seconds.toFixed(1)} s`);
     }
     const table = new Table({ head: [`per 100 programs (${o.harts} harts)`, ...hartsChecks.map((c) => c.model)], style: tableStyle(io) });
     for (const e of HARTS_SHOWN_EVENTS) table.push([e, ...hartsChecks.map((c) => ((c.stats.events.get(e) ?? 0) * 100 / Math.max(1, c.runs)).toFixed(1))]);
+    // Well-behaved programs are counted apart: they are where every allowed set has one element.
+    for (const e of Object.keys(WELL_BEHAVED_FLOORS)) {
+      table.push([`${e} (well-behaved)`, ...hartsChecks.map((c) => ((c.wellBehavedStats.events.get(e) ?? 0) * 100 / Math.max(1, c.wellBehavedRuns)).toFixed(1))]);
+    }
     io.out(table.toString());
     for (const c of hartsChecks) {
       for (const miss of c.floorMisses) io.out(styleText('yellow', `vacuous: several harts on ${c.model}: ${miss.event} reached ${miss.per100.toFixed(1)} per 100 programs, floor ${miss.floor}`));

@@ -89,7 +89,7 @@ describe('several-hart files', () => {
     ['harts missing, a several-hart variant', edited(file, (t) => { delete t['#meta'].harts; delete t['#meta'].check; }), /^#meta\.harts is missing: 'ssp-no-sync-on-sbi-remote-fence' is a several-hart variant$/],
     ['harts missing, no variant', edited(file, (t) => { delete t['#meta'].harts; delete t['#meta'].check; t['#meta'].variant = 'none'; }), /^state 1: hart is for a step of a several-hart trace \(#meta\.harts is missing\)$/],
     ['check missing', edited(file, (t) => { delete t['#meta'].check; }), /^#meta\.check is missing/],
-    ['unknown check', edited(file, (t) => { t['#meta'].check = 'vibes'; }), /^#meta\.check must be one of refinement, isolation, sbi-return, livelock$/],
+    ['unknown check', edited(file, (t) => { t['#meta'].check = 'vibes'; }), /^#meta\.check must be one of refinement, determinism, justified-shadow, isolation, transparency, shadow-memory, hart-legality, no-lost-dirty, sbi-return, sbi-traps, livelock$/],
     ['hart out of range', edited(file, (t) => { (t.states[1] as Json).hart = 2; }), /^state 1: hart 2 is out of range \(#meta\.harts is 2: harts 0 to 1\)$/],
     ['hart above 3', edited(file, (t) => { (t.states[1] as Json).hart = 7; }), /^state 1: hart must be an integer from 0 to 3/],
     ['hart missing', edited(file, (t) => { delete (t.states[2] as Json).hart; }), /^state 2: hart is missing \(#meta\.harts is 2: every step names its hart\)$/],

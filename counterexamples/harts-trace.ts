@@ -28,7 +28,7 @@ import { HART_VARIANTS } from '../model/vcpu-variants.ts';
 import { type AnyVcpuMachine, VCPU_MODELS, type VcpuStep } from '../model/vcpus.ts';
 import { type HartsObservedStep, type HartsProgram, type HartsViolation, runHartsProgram } from '../properties/harts-run.ts';
 import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
-import { describeEvent } from '../properties/run.ts';
+import { type PropertyName, describeEvent } from '../properties/run.ts';
 import { minimize } from '../properties/suite.ts';
 import { type CounterexampleMeta, type ItfTrace, type ItfValue, SCHEMA_VERSION, TraceError, eventToItf, sbiToItf, toItf } from './itf.ts';
 import { type LoadedTrace, firstMismatch } from './replay.ts';
@@ -109,7 +109,8 @@ export interface HartsTraceSource {
 }
 
 /** The one-hart property a several-hart check is recorded under (`#meta.property`); `#meta.check` names the check itself. */
-const propertyOf = (check: HartsViolation['check']): 'refinement' | 'isolation' => (check === 'isolation' ? 'isolation' : 'refinement');
+const propertyOf = (check: HartsViolation['check']): PropertyName =>
+  check === 'sbi-traps' ? 'transparency' : check === 'sbi-return' || check === 'livelock' ? 'refinement' : check;
 
 /** The trace of a failing several-hart program, ending at the failing step. */
 export function buildHartsTrace(src: HartsTraceSource): ItfTrace {

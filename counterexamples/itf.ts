@@ -23,6 +23,7 @@ import type { SbiCall, SbiRet } from '../spec/sbi.ts';
 import type { GuestKind } from '../properties/commands.ts';
 import { type AdMode, guestConfig } from '../properties/pools.ts';
 import type { PropertyName } from '../properties/run.ts';
+import type { HartsCheckName } from '../properties/harts-run.ts';
 import { printable } from '../cli/output.ts';
 
 export const SCHEMA_VERSION = 'ssp-spec-counterexample/1';
@@ -69,12 +70,12 @@ export interface CounterexampleMeta {
    * step state then names its `hart`. Absent in a one-hart trace, which names no hart.
    */
   readonly harts?: number;
-  /** A several-hart trace: the lockstep runner's check that failed (its property, or the SBI return value, or a livelock). */
+  /** A several-hart trace: the lockstep runner's check that failed (a property, the SBI return value or traps, or a livelock). */
   readonly check?: HartsCheckName;
 }
 
 /** The checks of the several-hart runner (properties/harts-run.ts `HartsViolation.check`). */
-export type HartsCheckName = 'refinement' | 'isolation' | 'sbi-return' | 'livelock';
+export type { HartsCheckName } from '../properties/harts-run.ts';
 
 export interface ItfTrace {
   readonly '#meta': CounterexampleMeta;

@@ -21,7 +21,7 @@ export interface HartVariant {
   /** What it gets wrong, and the real-world bug it stands for. */
   readonly description: string;
   /** The runner's checks that catch it (properties/harts-run.ts `HartsViolation.check`), the most frequent first. */
-  readonly caughtBy: readonly ('refinement' | 'isolation')[];
+  readonly caughtBy: readonly string[];
   readonly machine: AnyVcpuMachine;
 }
 

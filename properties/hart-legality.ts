@@ -24,7 +24,7 @@ import { leafPhysicalAddress } from '../spec/walk.ts';
 import type { HartEvent } from '../model/machine.ts';
 import { commonFloors } from './floors.ts';
 import { LEAF_FRAMES, VAS, guestConfig } from './pools.ts';
-import { ALL_MODELS, property } from './property.ts';
+import { ALL_MODELS, HARDWARE_SCOPE, property } from './property.ts';
 import type { StepRecord } from './record.ts';
 
 /** Host RAM as the hart's PMA check sees it (model/shadow.ts and model/npt.ts): guest backing, the table pool, remapped frames. */
@@ -65,6 +65,7 @@ export const hartLegality = property({
   models: ALL_MODELS,
   guests: 'arbitrary',
   floors: commonFloors,
+  scope: HARDWARE_SCOPE,
   start: (): HartReferences => ({ vs: null, g: null }),
   // Each reference's memory is the host's at the hart's last event: what comes next depends on it only at the
   // words its walks read (`seeing` saturates again exactly when one of them changed), the guest's data aside.

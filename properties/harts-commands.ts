@@ -16,6 +16,12 @@
  *   encodings); and a race: one hart touches a page, another changes its PTE, then
  *   fences it remotely (naming the first hart, every hart, or every hart but the
  *   first) or not, and the first touches it again.
+ * - **Well-behaved programs**: threads or processes (one ASID per root, never one
+ *   ASID for two roots), the one-hart well-behaved commands, and a TLB shootdown
+ *   for every fence: a hart that changes a PTE fences it locally and, at once,
+ *   through an SBI remote fence naming every other hart (as Linux's
+ *   flush_tlb_range does), before any other hart runs. Every allowed set is then a
+ *   single outcome on every hart (the `determinism` property's claim).
  */
 import fc from 'fast-check';
 import { match } from 'ts-pattern';
@@ -24,7 +30,7 @@ import type { SbiCall } from '../spec/sbi.ts';
 import type { AccessKind } from '../spec/walk.ts';
 import type { MachineEvent } from '../model/machine.ts';
 import type { VcpuStep } from '../model/vcpus.ts';
-import { type Command, type GuestBookkeeping, bootBookkeeping, commandArb, leafValueArb, mappedPage, resolve } from './commands.ts';
+import { type Command, type GuestBookkeeping, type GuestKind, bootBookkeeping, commandArb, leafValueArb, mappedPage, resolve } from './commands.ts';
 import type { HartsProgram } from './harts-run.ts';
 import { ASIDS, BOOT_ASID_OF_ROOT, ROOTS, VAS } from './pools.ts';
 
@@ -71,7 +77,22 @@ function maskArb(harts: number): fc.Arbitrary<MaskSpec> {
   );
 }
 
-export function hartCommandArb(harts: number): fc.Arbitrary<HartCommand> {
+/** A well-behaved guest's commands: the one-hart well-behaved commands on any hart, and harts touching one page in turn. */
+function wellBehavedCommandArb(harts: number): fc.Arbitrary<HartCommand> {
+  return fc.oneof(
+    { arbitrary: fc.record({ kind: fc.constant('on' as const), hart: hartArb(harts), command: commandArb('well-behaved') }), weight: 8 },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('share' as const), harts: fc.array(hartArb(harts), { minLength: 2, maxLength: 3 }), va: fc.integer({ min: 0, max: VAS.length - 1 }),
+        access: fc.constantFrom<AccessKind>('load', 'store', 'fetch'),
+      }),
+      weight: 2,
+    },
+  );
+}
+
+export function hartCommandArb(harts: number, kind: GuestKind = 'arbitrary'): fc.Arbitrary<HartCommand> {
+  if (kind === 'well-behaved') return wellBehavedCommandArb(harts);
   const vaIdx = fc.integer({ min: 0, max: VAS.length - 1 });
   return fc.oneof(
     { arbitrary: fc.record({ kind: fc.constant('on' as const), hart: hartArb(harts), command: commandArb('arbitrary') }), weight: 14 },
@@ -119,16 +140,35 @@ export function hartCommandArb(harts: number): fc.Arbitrary<HartCommand> {
 
 export interface HartsCommandProgram {
   readonly harts: number;
+  /** Absent: arbitrary. */
+  readonly guest?: GuestKind;
   readonly layout: Layout;
   readonly commands: readonly HartCommand[];
 }
 
-export function hartsProgramArb(harts: number, maxCommands: number): fc.Arbitrary<HartsCommandProgram> {
+export function hartsProgramArb(harts: number, maxCommands: number, kind: GuestKind = 'arbitrary'): fc.Arbitrary<HartsCommandProgram> {
   return fc.record({
     harts: fc.constant(harts),
-    layout: fc.constantFrom<Layout>('threads', 'processes', 'same-asid'),
-    commands: fc.array(hartCommandArb(harts), { minLength: 1, maxLength: maxCommands, size: 'max' }),
+    guest: fc.constant(kind),
+    // A well-behaved guest gives each root its own ASID.
+    layout: kind === 'well-behaved' ? fc.constantFrom<Layout>('threads', 'processes') : fc.constantFrom<Layout>('threads', 'processes', 'same-asid'),
+    commands: fc.array(hartCommandArb(harts, kind), { minLength: 1, maxLength: maxCommands, size: 'max' }),
   });
+}
+
+/**
+ * A TLB shootdown: the fence a hart ran, then an SBI remote fence over the same
+ * scope naming every other hart (none with one hart). rs1=x0 is the whole address
+ * space (start 0, size 0); rs1=va its page; rs2 the ASID, if any (SBI spec, RFENCE).
+ */
+function shootdown(hart: number, harts: number, fence: Extract<MachineEvent, { kind: 'sfence' }>): VcpuStep[] {
+  const others = ((1 << harts) - 1) & ~(1 << hart);
+  const local: VcpuStep = { kind: 'guest', hart, action: fence };
+  if (others === 0) return [local];
+  const [startAddr, size] = fence.rs1 === null ? [0n, 0n] : [BigInt.asUintN(64, fence.rs1), 4096n];
+  const args = { hartMask: BigInt(others), hartMaskBase: 0n, startAddr, size };
+  const call: SbiCall = fence.rs2 === null ? { kind: 'remoteSfenceVma', ...args } : { kind: 'remoteSfenceVmaAsid', ...args, asid: BigInt(fence.rs2) };
+  return [local, { kind: 'sbi', hart, call }];
 }
 
 /** The root and ASID hart `i` boots with. */
@@ -167,11 +207,13 @@ export function resolveHartsProgram(p: HartsCommandProgram): HartsProgram {
   const boot = bootBookkeeping();
   let gs: GuestBookkeeping[] = Array.from({ length: p.harts }, (_v, i) => ({ ...boot, ...bootSpace(p.layout, i) }));
   const steps: VcpuStep[] = gs.map((g, i) => ({ kind: 'guest', hart: i, action: { kind: 'satp', satp: { mode: 'sv39', asid: g.asid, rootPpn: ROOTS[g.root] ?? 0n } } }));
-  /** Run a one-hart command on `hart`; the memory it leaves is every hart's. */
+  const kind = p.guest ?? 'arbitrary';
+  /** Run a one-hart command on `hart`; the memory it leaves is every hart's. A well-behaved guest shoots every fence down. */
   const on = (hart: number, c: Command): void => {
     const g = gs[hart] as GuestBookkeeping;
-    const r = resolve(c, g, 'arbitrary');
-    steps.push(...onHart(hart, r.events));
+    const r = resolve(c, g, kind);
+    if (kind === 'arbitrary') steps.push(...onHart(hart, r.events));
+    else for (const e of r.events) steps.push(...(e.kind === 'sfence' ? shootdown(hart, p.harts, e) : onHart(hart, [e])));
     gs = gs.map((o, i) => (i === hart ? r.g : { ...o, mem: r.g.mem }));
   };
   const access = (hart: number, va: number, kind: AccessKind, value: bigint): void => {
@@ -221,12 +263,12 @@ export function resolveHartsProgram(p: HartsCommandProgram): HartsProgram {
       })
       .exhaustive();
   }
-  return { harts: p.harts, steps };
+  return { harts: p.harts, ...(kind === 'well-behaved' ? { guest: kind } : {}), steps };
 }
 
 /** The first `n` programs a seed draws, resolved. */
-export function sampleHartsPrograms(harts: number, n: number, seed: number, maxCommands: number): HartsProgram[] {
-  return fc.sample(hartsProgramArb(harts, maxCommands), { seed, numRuns: n }).map(resolveHartsProgram);
+export function sampleHartsPrograms(harts: number, n: number, seed: number, maxCommands: number, kind: GuestKind = 'arbitrary'): HartsProgram[] {
+  return fc.sample(hartsProgramArb(harts, maxCommands, kind), { seed, numRuns: n }).map(resolveHartsProgram);
 }
 
 export const describeGva = (va: Gva): string => `0x${va.toString(16)}`;

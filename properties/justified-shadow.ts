@@ -12,7 +12,7 @@ import { isMisalignedSuperpage, leafPhysicalAddress } from '../spec/walk.ts';
 import { hostMapping } from '../model/host.ts';
 import type { AnyMachine } from '../model/machine.ts';
 import { commonFloors } from './floors.ts';
-import { SHADOW_MODELS, everyStep, property } from './property.ts';
+import { SHADOW_MODELS, everyState, property } from './property.ts';
 
 export const justifiedShadow = property({
   name: 'justified-shadow',
@@ -21,7 +21,7 @@ export const justifiedShadow = property({
   guests: 'arbitrary',
   floors: commonFloors,
   // With no reference after the step (the run ends there) there is nothing to justify a leaf against.
-  ...everyStep((r) => (r.refAfter === null ? null : unjustifiedPointer(r.machine, r.after) ?? unjustifiedLeaf(r.machine, r.after, r.refAfter))),
+  ...everyState((r) => (r.refAfter === null ? null : unjustifiedPointer(r.machine, r.after) ?? unjustifiedLeaf(r.machine, r.after, r.refAfter))),
 });
 
 /**

@@ -12,7 +12,7 @@ import type { ReferenceState } from '../spec/reference.ts';
 import { type HostState, hostMapping } from '../model/host.ts';
 import { commonFloors } from './floors.ts';
 import { ALL_FRAMES } from './pools.ts';
-import { ALL_MODELS, property } from './property.ts';
+import { ALL_MODELS, STEP_SCOPE, property } from './property.ts';
 import { type AccessRecord, type StepRecord, unfollowable } from './record.ts';
 
 export const refinement = property({
@@ -21,6 +21,7 @@ export const refinement = property({
   models: ALL_MODELS,
   guests: 'arbitrary',
   floors: commonFloors,
+  scope: STEP_SCOPE,
   start: (): Compared => ({ written: new Set(ALL_FRAMES), equal: null }),
   // `equal` is a shortcut: memories found equal once compare equal again.
   key: (s) => s.written,

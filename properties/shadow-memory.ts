@@ -11,7 +11,7 @@ import { hex } from '../spec/address.ts';
 import { isValidPointer, ptePpn } from '../spec/pte.ts';
 import type { AnyMachine } from '../model/machine.ts';
 import { commonFloors } from './floors.ts';
-import { SHADOW_MODELS, everyStep, property } from './property.ts';
+import { SHADOW_MODELS, everyState, property } from './property.ts';
 
 export const shadowMemory = property({
   name: 'shadow-memory',
@@ -19,7 +19,7 @@ export const shadowMemory = property({
   models: SHADOW_MODELS,
   guests: 'arbitrary',
   floors: (m) => ({ ...commonFloors(m), 'shadow-page-free': 10 }),
-  ...everyStep((r) => leakOrDangle(r.machine, r.after)),
+  ...everyState((r) => leakOrDangle(r.machine, r.after)),
 });
 
 function leakOrDangle(machine: AnyMachine, s: unknown): string | null {
