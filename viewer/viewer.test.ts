@@ -11,6 +11,7 @@
  * (CHROMIUM_PATH names another binary); with SSP_SPEC_REQUIRE_CHROMIUM=1, as in CI, it fails instead.
  */
 import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,32 @@ describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }, HANG);
 
+  /**
+   * What the page drew, as the browser holds it: every element's tag and classes and
+   * every text, indented by depth (no styles or layout, which a browser update may
+   * change without the page changing), as a digest.
+   */
+  const drawn = async (): Promise<string> => {
+    const dump = await page.$eval('#app', (app) => {
+      const lines: string[] = [];
+      const walk = (n: Node, depth: number): void => {
+        if (n.nodeType === Node.TEXT_NODE) {
+          const t = (n.textContent ?? '').trim();
+          if (t !== '') lines.push(`${' '.repeat(depth)}"${t}"`);
+          return;
+        }
+        if (!(n instanceof Element)) return;
+        lines.push(`${' '.repeat(depth)}${n.tagName.toLowerCase()}${[...n.classList].map((c) => `.${c}`).join('')}`);
+        n.childNodes.forEach((c) => walk(c, depth + 1));
+      };
+      walk(app, 0);
+      return lines.join('\n');
+    });
+    return createHash('sha256').update(dump).digest('hex').slice(0, 16);
+  };
+  /** For each one-hart trace, the digests of the steps drawn (the failing one, the first, the second, the last and the one before it). */
+  const pages = new Map<string, string[]>();
+
   // One trace after another: pages at once only contend for the cores (measured: slower on two).
   it.each(TRACES)('%s: opens at the failing step, shows its violation and PTE words, steps with the keyboard', async (name) => {
     problems.length = 0;
@@ -142,13 +169,26 @@ describe.skipIf(CHROMIUM === undefined)('the viewer in Chromium', () => {
     expect(missing, 'PTE words of the failing state not on the page').toEqual([]);
     expect(await page.$('#not-drawn')).toBeNull();
     await page.screenshot({ path: join(SHOTS, name.replace(/\.itf\.json$/, '.png')) });
+    const digests = [`step ${failing} ${await drawn()}`];
 
     await press('Home', 0);
+    digests.push(`step 0 ${await drawn()}`);
     if (last > 0) {
       await press('ArrowRight', 1);
+      digests.push(`step 1 ${await drawn()}`);
       await press('End', last);
+      digests.push(`step ${last} ${await drawn()}`);
       await press('ArrowLeft', last - 1);
+      digests.push(`step ${last - 1} ${await drawn()}`);
     }
+    pages.set(name, digests);
     expect(problems).toEqual([]);
   }, HANG);
+
+  // After the traces above, in this order (a file's tests run one after another).
+  it('draws every one-hart trace as the committed digests say (after an intended change to the page: npx vitest run -u viewer/viewer.test.ts)', async () => {
+    expect([...pages.keys()]).toEqual(TRACES);
+    const text = TRACES.map((name) => `${name}: ${(pages.get(name) ?? []).join(', ')}`).join('\n');
+    await expect(`${text}\n`).toMatchFileSnapshot('./golden/one-hart-pages.txt');
+  });
 });
