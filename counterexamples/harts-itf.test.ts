@@ -137,6 +137,15 @@ describe('several-hart files', () => {
     expect(r.stdout).toContain('violation reproduces at step');
   });
 
+  test("the replay's changes column names the hart of every TLB and satp change, the remote hart's included", () => {
+    const r = runReplay([join(dir, 'npt-hfence-gvma-local-only.itf.json')]);
+    expect(r.exitCode).toBe(1);
+    const changed = r.stdout.split('\n').map((l) => l.split('│').pop()?.trim() ?? '');
+    expect(changed).toContain('+ hart 1 guestSatp root = 0x80010');
+    expect(changed).toContain('+ hart 1 tlb G vmid=1 L1 prefix=0x402 [0x300004010]=0x601000df');
+    expect(changed.filter((c) => /^[+~-] tlb /.test(c))).toEqual([]);
+  });
+
   test('a one-hart file may not name a hart or make an SBI call', () => {
     const one = oneHart[0] ?? '';
     const withHart = JSON.parse(text(one)) as { states: Json[] };
