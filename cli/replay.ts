@@ -78,7 +78,18 @@ function memoryChanges(prev: { readonly memory: Memory | null; readonly pages: R
 const WIDTHS = [4, 34, 26, 30, 24] as const;
 const HEAD = ['#', 'action', 'outcome', 'allowed', 'exits', 'changes (guest memory, tables, TLB)'];
 const HARTS_WIDTHS = [4, 4, 34, 26, 30, 24] as const;
-const HARTS_HEAD = ['#', 'hart', 'action', 'outcome', 'allowed', 'exits', "changes (guest memory, tables, the hart's TLB)"];
+const HARTS_HEAD = ['#', 'hart', 'action', 'outcome', 'allowed', 'exits', 'changes (guest memory, tables, each hart: satp, TLB, shadow)'];
+
+/** A several-hart state's `harts` keyed `hart I`, so that its changes read `+ hart 1 tlb …`. */
+const byHart = (harts: unknown): unknown => (Array.isArray(harts) ? Object.fromEntries(harts.map((h: unknown, i) => [`hart ${i}`, h])) : harts);
+
+/**
+ * What a step changed in the harts' own state: with several harts every hart's (satp, TLB,
+ * loaded shadow, out-of-sync pages: the replay makes them, whether or not the file has
+ * them); with one, its TLB.
+ */
+const hartChanges = (prev: TraceStep, st: TraceStep): string[] =>
+  prev.harts !== undefined && st.harts !== undefined ? changes(byHart(prev.harts), byHart(st.harts), '') : changes(prev.tlb, st.tlb, 'tlb');
 
 /** A cell's text cut into lines of at most `width` characters, at spaces where it can. */
 function wrap(text: string, width: number): string[] {
@@ -159,7 +170,7 @@ function printSteps(io: Io, steps: Iterable<TraceStep>, harts: boolean): void {
       const outcome = st.observation;
       const ok = st.allowed.includes(outcome);
       const traps = st.traps.filter((x) => !x.includes(' none ')).map((x) => x.replace(/^cause (\d+) \S+ (\S+) \((.*)\)$/, '$2 $3 ($1)'));
-      const delta = [...mem.lines, ...changes(prev.tables, st.tables, 'table'), ...changes(prev.tlb, st.tlb, 'tlb')];
+      const delta = [...mem.lines, ...changes(prev.tables, st.tables, 'table'), ...hartChanges(prev, st)];
       out(RULE);
       for (const line of rowLines(io, [
         { text: String(st.index) },

@@ -87,7 +87,7 @@ describe('several-hart files', () => {
     ['harts above 4', edited(file, (t) => { t['#meta'].harts = 5; }), /^#meta\.harts must be an integer from 2 to 4/],
     ['harts of 1', edited(file, (t) => { t['#meta'].harts = 1; }), /^#meta\.harts must be an integer from 2 to 4/],
     ['harts missing, a several-hart variant', edited(file, (t) => { delete t['#meta'].harts; delete t['#meta'].check; }), /^#meta\.harts is missing: 'ssp-no-sync-on-sbi-remote-fence' is a several-hart variant$/],
-    ['harts missing, no variant', edited(file, (t) => { delete t['#meta'].harts; delete t['#meta'].check; t['#meta'].variant = 'none'; }), /^state 1: hart is for a step of a several-hart trace \(#meta\.harts is missing\)$/],
+    ['harts missing, no variant', edited(file, (t) => { delete t['#meta'].harts; delete t['#meta'].check; t['#meta'].variant = 'none'; for (const st of t.states) delete st.harts; }), /^state 1: hart is for a step of a several-hart trace \(#meta\.harts is missing\)$/],
     ['check missing', edited(file, (t) => { delete t['#meta'].check; }), /^#meta\.check is missing/],
     ['unknown check', edited(file, (t) => { t['#meta'].check = 'vibes'; }), /^#meta\.check must be one of refinement, determinism, justified-shadow, isolation, transparency, shadow-memory, hart-legality, no-lost-dirty, sbi-return, sbi-traps, livelock$/],
     ['hart out of range', edited(file, (t) => { (t.states[1] as Json).hart = 2; }), /^state 1: hart 2 is out of range \(#meta\.harts is 2: harts 0 to 1\)$/],
@@ -100,9 +100,50 @@ describe('several-hart files', () => {
     ['SBI ASID call without its ASID', edited(file, (t) => { (sbiState(t).action as Json).call = 'remoteSfenceVmaAsid'; }), /^state \d+: action\.asid is missing \(needed for call remoteSfenceVmaAsid\)$/],
     ['SBI argument above 2^64', edited(file, (t) => { (sbiState(t).action as Json).startAddr = { '#bigint': '18446744073709551616' }; }), /^state \d+: action\.startAddr .*out of range/],
     ['a one-hart variant with harts', edited(file, (t) => { t['#meta'].variant = 'ssp-no-sync-on-va-fence'; }), /^#meta\.variant 'ssp-no-sync-on-va-fence' is a one-hart variant, but #meta\.harts is 2$/],
+    ['hart states fewer than the harts', edited(file, (t) => { (t.states[2] as Json).harts = [((t.states[2] as Json).harts as Json[])[0], ((t.states[2] as Json).harts as Json[])[0], ((t.states[2] as Json).harts as Json[])[0]]; }), /^state 2: harts has 3 hart states, #meta\.harts is 2$/],
+    ['one hart state', edited(file, (t) => { (t.states[2] as Json).harts = ((t.states[2] as Json).harts as Json[]).slice(0, 1); }), /^state 2: harts must have at least 2 items$/],
+    ['a hart state with an unknown field', edited(file, (t) => { (((t.states[2] as Json).harts as Json[])[1] as Json).sum = true; }), /^state 2: harts\[1\] has an unknown field 'sum'$/],
+    ['a hart state without its TLB', edited(file, (t) => { delete (((t.states[2] as Json).harts as Json[])[1] as Json).tlb; }), /^state 2: harts\[1\]\.tlb is missing$/],
+    ['a hart state whose satp root is above 44 bits', edited(file, (t) => { (((t.states[2] as Json).harts as Json[])[0] as Json).guestSatp = { mode: 'sv39', asid: 1, root: { '#bigint': String(2n ** 44n) } }; }), /^state 2: harts\[0\]\.guestSatp\.root 0x100000000000 is out of range/],
   ];
   test.each(cases)('%s is refused with one line', (_name, raw, reason) => {
     expect(refusal(raw)).toMatch(reason);
+  });
+
+  test("every state records each hart's own state, and the stepping hart's is the state's own tlb and guestSatp", () => {
+    for (const f of severalHarts) {
+      const t = loadTrace(join(dir, f));
+      t.states.forEach((st, i) => {
+        const each = st.harts as readonly { readonly guestSatp: unknown; readonly tlb: readonly string[] }[];
+        expect(each, `${f} state ${i}`).toHaveLength(t.harts?.count ?? 0);
+        const own = each[i === 0 ? 0 : (st.hart as number)];
+        expect([own?.tlb, own?.guestSatp], `${f} state ${i}`).toEqual([st.tlb, st.guestSatp]);
+      });
+    }
+    // A remap on hart 0 whose HFENCE.GVMA reaches hart 0 alone: hart 1 still caches the G-stage entry of the old frame.
+    const t = loadTrace(join(dir, 'npt-hfence-gvma-local-only.itf.json'));
+    const last = t.states[t.states.length - 1] as { readonly hart?: unknown; readonly harts?: readonly { readonly tlb: readonly string[] }[] };
+    expect(last.hart).toBe(0);
+    expect(last.harts?.[1]?.tlb).toContain('G vmid=1 L1 prefix=0x402 [0x300004010]=0x601000df');
+  });
+
+  test('a file written before every hart was recorded (no harts variable) still loads and replays with its states', () => {
+    const old = edited(file, (t) => {
+      t.vars = (t.vars as string[]).filter((v) => v !== 'harts');
+      for (const st of t.states) delete st.harts;
+    });
+    const r = runReplay(['old.itf.json', '--check-states'], () => old);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('violation reproduces at step');
+  });
+
+  test("the replay's changes column names the hart of every TLB and satp change, the remote hart's included", () => {
+    const r = runReplay([join(dir, 'npt-hfence-gvma-local-only.itf.json')]);
+    expect(r.exitCode).toBe(1);
+    const changed = r.stdout.split('\n').map((l) => l.split('│').pop()?.trim() ?? '');
+    expect(changed).toContain('+ hart 1 guestSatp root = 0x80010');
+    expect(changed).toContain('+ hart 1 tlb G vmid=1 L1 prefix=0x402 [0x300004010]=0x601000df');
+    expect(changed.filter((c) => /^[+~-] tlb /.test(c))).toEqual([]);
   });
 
   test('a one-hart file may not name a hart or make an SBI call', () => {
@@ -113,6 +154,9 @@ describe('several-hart files', () => {
     const withSbi = JSON.parse(text(one)) as { states: Json[] };
     (withSbi.states[1] as Json).action = sbiState(JSON.parse(text(file)) as { states: Json[] }).action;
     expect(refusal(JSON.stringify(withSbi))).toMatch(/^state 1: action\.kind 'sbi' is for a several-hart trace/);
+    const withHarts = JSON.parse(text(one)) as { states: Json[] };
+    (withHarts.states[1] as Json).harts = (JSON.parse(text(file)) as { states: Json[] }).states[1]?.harts;
+    expect(refusal(JSON.stringify(withHarts))).toMatch(/^state 1: harts is for a several-hart trace \(#meta\.harts is missing\)$/);
   });
 });
 

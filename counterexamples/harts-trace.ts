@@ -11,21 +11,25 @@
  * - `guestMemory`: the one memory every hart shares (through the p2m);
  * - `tables`: the hypervisor's tables, which every hart shares (one G-stage, or one
  *   set of shadow pages per VM);
- * - `tlb`, `guestSatp`: those of the hart that ran the step, as it is after it
- *   (other harts' TLBs are not recorded: a step changes another hart's TLB only by
- *   a remote flush, which `traps` shows as its IPI);
+ * - `tlb`, `guestSatp`: those of the hart that ran the step, as it is after it;
+ *   `tables`' per-hart fields (`loaded`, `unsync`) are that hart's too;
+ * - `harts`: every hart's own state after the step, hart 0 first: its `guestSatp`,
+ *   its `tlb`, and for shadow paging the shadow root it has `loaded` (its vsatp) and
+ *   the shadow pages `unsync` for it. This is where a hart a fence missed shows the
+ *   entry it still caches (files written before it was recorded have no `harts`);
  * - `observation`, `allowed`: the access's outcome against the stepping hart's
  *   allowed set; `traps` every trap the step cost on any hart; `exits` the totals.
  *
  * The replay runs the recorded steps through `runHartsProgram` on the machine the
  * file names (VCPU_MODELS, or a HART_VARIANTS entry): it never runs a generator.
  */
+import { match } from 'ts-pattern';
 import { type Gva, hex } from '../spec/address.ts';
 import type { Memory } from '../spec/memory.ts';
 import { describeSbiCall } from '../spec/sbi.ts';
-import type { ModelName } from '../model/machine.ts';
+import type { MachineSnapshot, ModelName } from '../model/machine.ts';
 import { HART_VARIANTS } from '../model/vcpu-variants.ts';
-import { type AnyVcpuMachine, VCPU_MODELS, type VcpuStep } from '../model/vcpus.ts';
+import { type AnyVcpuMachine, VCPU_MODELS, type VcpuState, type VcpuStep } from '../model/vcpus.ts';
 import { type HartsObservedStep, type HartsProgram, type HartsViolation, runHartsProgram } from '../properties/harts-run.ts';
 import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
 import { type PropertyName, describeEvent } from '../properties/run.ts';
@@ -34,8 +38,8 @@ import { type CounterexampleMeta, type ItfTrace, type ItfValue, SCHEMA_VERSION, 
 import { type LoadedTrace, firstMismatch } from './replay.ts';
 import { FAST_CHECK_VERSION, SPEC_VERSION, TRACE_VARS, type TraceStep, bootTraceStep, itfState, satpToItf, traceFollower } from './trace.ts';
 
-/** The variables a several-hart trace records: a one-hart trace's, with the stepping hart after `step`. */
-export const HARTS_TRACE_VARS = ['step', 'hart', ...TRACE_VARS.filter((v) => v !== 'step')] as const;
+/** The variables a several-hart trace records: a one-hart trace's, with the stepping hart after `step` and every hart's own state after `tlb`. */
+export const HARTS_TRACE_VARS = ['step', 'hart', ...TRACE_VARS.filter((v) => v !== 'step').flatMap((v) => (v === 'tlb' ? [v, 'harts' as const] : [v]))] as const;
 
 /** A run of a several-hart program with every step kept. */
 export interface HartsRecordedRun {
@@ -69,26 +73,51 @@ function actionOf(o: HartsObservedStep): ItfValue {
   return eventToItf(e, describeEvent(e));
 }
 
+const spName = (frame: bigint): string => `sp 0x${frame.toString(16)}`;
+
+/**
+ * Every hart of a state seen as a one-hart machine: its snapshot (the shared tables with
+ * its own `loaded` and `unsync`, and its TLB), and its record in the trace's `harts`.
+ */
+function everyHart(vm: AnyVcpuMachine, s: VcpuState<unknown, unknown>): { readonly ones: readonly unknown[]; readonly snapshots: readonly MachineSnapshot[]; readonly harts: ItfValue } {
+  const ones = s.harts.map((_h, i) => vm.view.hart(s, i));
+  const snapshots = ones.map((one) => vm.base.view.snapshot(one));
+  const harts = ones.map((one, i): ItfValue => {
+    const own = { guestSatp: satpToItf(vm.base.view.guestSatp(one)), tlb: [...(snapshots[i] as MachineSnapshot).tlb] };
+    return match(vm.name)
+      .with('npt', () => own)
+      .with('tsp', 'ssp', () => {
+        const { roots, loaded } = vm.base.view.shadowRoots(one);
+        const root = loaded === null ? undefined : roots.get(loaded);
+        const unsync = vm.base.view.shadowPages(one).filter((p) => p.unsync).map((p) => p.frame).sort((a, b) => (a < b ? -1 : 1));
+        return { ...own, loaded: root === undefined ? '' : spName(root), unsync: unsync.map(spName) };
+      })
+      .exhaustive();
+  });
+  return { ones, snapshots, harts };
+}
+
 /** The states of a recorded several-hart run, boot state first, one at a time. */
 export function* hartsTraceSteps(r: HartsRecordedRun): Generator<TraceStep> {
   const { vm } = r;
-  const s0 = vm.init(configFor(r.ad), r.initialMemory, r.harts);
-  yield bootTraceStep(vm.base.view.snapshot(vm.view.hart(s0, 0)), r.initialMemory);
+  const boot = everyHart(vm, vm.init(configFor(r.ad), r.initialMemory, r.harts));
+  yield { ...bootTraceStep(boot.snapshots[0] as MachineSnapshot, r.initialMemory), harts: boot.harts };
   const follow = traceFollower(r.initialMemory);
   for (const o of r.observed) {
     const st = o.step;
     const carried = follow(vm.view.host(o.state), o.traps);
-    const one = vm.view.hart(o.state, st.hart);
-    const snap = vm.base.view.snapshot(one);
+    const { ones, snapshots, harts } = everyHart(vm, o.state);
+    const snap = snapshots[st.hart] as MachineSnapshot;
     yield {
       index: o.index + 1,
       hart: st.hart,
       event: st.kind === 'guest' ? st.action : st.kind === 'host' ? st.event : null,
       action: actionOf(o),
       priv: st.kind === 'host' ? 'HS' : st.kind === 'guest' && st.action.kind === 'access' && st.action.priv === 'U' ? 'VU' : 'VS',
-      guestSatp: satpToItf(vm.base.view.guestSatp(one)),
+      guestSatp: satpToItf(vm.base.view.guestSatp(ones[st.hart])),
       tables: toItf(snap.tables),
       tlb: [...snap.tlb],
+      harts,
       observation: o.observation,
       allowed: [...o.allowed],
       ...carried,

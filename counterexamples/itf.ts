@@ -326,6 +326,12 @@ function decodeTrace(trace: ItfTrace): DecodedTrace {
     }
     const satp = st.guestSatp as { readonly root?: BigJson } | undefined;
     if (satp?.root !== undefined) ppn(satp.root, 'guestSatp.root');
+    const each = st.harts as readonly { readonly guestSatp: { readonly root?: BigJson } }[] | undefined;
+    if (each !== undefined && harts === null) throw new TraceError(`${at}: harts is for a several-hart trace (#meta.harts is missing)`);
+    if (each !== undefined && each.length !== harts) throw new TraceError(`${at}: harts has ${each.length} hart states, #meta.harts is ${String(harts)}`);
+    each?.forEach((h, j) => {
+      if (h.guestSatp.root !== undefined) ppn(h.guestSatp.root, `harts[${j}].guestSatp.root`);
+    });
     const tables = st.tables as { readonly [k: string]: { readonly [k: string]: ItfValue } } | undefined;
     for (const [name, t] of Object.entries(tables ?? {})) {
       for (const [k, v] of Object.entries(t)) if (typeof v === 'object' && '#bigint' in v) u64(v as BigJson, `tables['${name}']['${k}']`);

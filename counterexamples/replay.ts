@@ -93,6 +93,7 @@ function stateValue(s: TraceStep, v: string): ItfValue | undefined {
     case 'guestMemory': return memoryToItf(s.guestMemory);
     case 'tables': return s.tables;
     case 'tlb': return s.tlb;
+    case 'harts': return s.harts;
     case 'observation': return s.observation;
     case 'allowed': return s.allowed;
     case 'traps': return s.traps;

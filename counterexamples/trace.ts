@@ -73,6 +73,12 @@ export interface TraceStep {
   readonly guestMemory: Memory;
   readonly tables: ItfValue;
   readonly tlb: readonly string[];
+  /**
+   * A several-hart trace: every hart's own state, hart 0 first (each a record of its
+   * guestSatp, its tlb and, for shadow paging, the shadow it has loaded and the shadow
+   * pages out of sync for it); absent for one hart.
+   */
+  readonly harts?: ItfValue;
   readonly observation: string;
   readonly allowed: readonly string[];
   readonly traps: readonly string[];
@@ -146,7 +152,7 @@ export function* traceSteps(r: RecordedRun): Generator<TraceStep> {
 export function itfState(s: TraceStep): ItfState {
   return {
     '#meta': { index: s.index }, step: s.index, ...(s.hart === undefined ? {} : { hart: s.hart }), action: s.action, priv: s.priv, guestSatp: s.guestSatp, guestMemory: memoryToItf(s.guestMemory),
-    tables: s.tables, tlb: s.tlb, observation: s.observation, allowed: s.allowed, traps: s.traps, exits: s.exits, violation: s.violation,
+    tables: s.tables, tlb: s.tlb, ...(s.harts === undefined ? {} : { harts: s.harts }), observation: s.observation, allowed: s.allowed, traps: s.traps, exits: s.exits, violation: s.violation,
   };
 }
 

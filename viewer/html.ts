@@ -7,7 +7,6 @@
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { readTraceFile, loadTrace } from '../counterexamples/replay.ts';
-import { TraceError } from '../counterexamples/itf.ts';
 import { packTrace } from './pack.ts';
 import type { Payload } from './payload.ts';
 
@@ -81,7 +80,6 @@ export function pageHtml(payload: Payload, bundle: PageBundle = bundlePage()): s
 /** Load, validate (as the replay does) and pack a trace file, and make its page. */
 export function viewerHtml(file: string, read: (file: string) => string = readTraceFile): { html: string; payload: Payload } {
   const t = loadTrace(file, read);
-  if (t.harts !== null) throw new TraceError(`${file}: the viewer does not draw traces of several harts yet (npm run replay -- ${file} shows them)`);
   const payload = packTrace(t, file);
   return { html: pageHtml(payload), payload };
 }

@@ -2,8 +2,10 @@
  * The viewer without a browser: packing a trace and unpacking it in the page's
  * own code gives back every recorded value; PTE words and TLB lines are read as
  * the spec reads them; a step's analysis finds what the seeded bugs leave stale;
- * what a trace leaves out is said, not drawn wrong; the HTML file cannot be
- * broken out of by the trace's text; and the command refuses what replay refuses.
+ * what a trace leaves out is said, not drawn wrong; several harts are read each
+ * on its own (its TLB against its own step before, the fences that reached it, the
+ * harts an SBI call names); the HTML file cannot be broken out of by the trace's
+ * text; and the command draws what replay reads and refuses what replay refuses.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,6 +159,67 @@ describe('a step analysed', () => {
   });
 });
 
+describe('several harts', () => {
+  const HARTS = TRACES.filter((name) => raw(name)['#meta'].harts !== undefined);
+
+  it('the seeded several-hart traces are here to be drawn', () => {
+    expect(HARTS.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(TRACES)('%s: the timeline names the hart of every step of a several-hart trace, and none of a one-hart trace', (name) => {
+    const t = raw(name);
+    const data = dataOf(t);
+    expect(t.states.map((_s, k) => summarise(data, k).hart)).toEqual(t.states.map((s, k) => (k === 0 || t['#meta'].harts === undefined ? null : s.hart)));
+  });
+
+  it('npt-hfence-gvma-local-only: hart 0 remaps, and hart 1, which its HFENCE.GVMA missed, still caches the G-stage entry of the old frame', () => {
+    const v = analyse(dataOf(raw('npt-hfence-gvma-local-only.itf.json')), 3);
+    expect(v.hart).toBe(0);
+    expect(v.tlb).toBeNull();
+    expect(v.harts?.map((h) => [h.hart, h.stepping, h.tlb?.length, h.loaded, h.unsync])).toEqual([[0, true, 0, null, null], [1, false, 7, null, null]]);
+    expect(v.stale.map((x) => [x.holder, x.source, x.since])).toEqual([['hart 1 TLB G vmid=1 L1 prefix=0x402 [0x300004010]=0x601000df', 'G-stage 0x300004 [2]', 3]]);
+    expect(v.notDrawn).toEqual([]);
+  });
+
+  it("ssp-shadow-keyed-by-asid: each hart is compared with itself, each root's tree drawn with its harts, both harts loading one shadow", () => {
+    const data = dataOf(raw('ssp-shadow-keyed-by-asid.itf.json'));
+    const tlbHarts = (k: number): (number | null)[] => [...new Set(analyse(data, k).changes.flatMap((c) => (c.area === 'tlb' ? [c.hart] : [])))];
+    expect([tlbHarts(3), tlbHarts(4)]).toEqual([[0], [1]]);
+    const v = analyse(data, 4);
+    expect(v.guestRoots.map((g) => [g.root, g.harts])).toEqual([[0x80013n, [1]], [0x80010n, [0]]]);
+    expect(v.harts?.map((h) => h.loaded)).toEqual(['sp 0x300000', 'sp 0x300000']);
+    expect(analyse(data, 2).changes.filter((c) => c.area === 'state').map((c) => (c.area === 'state' ? c.text : ''))).toEqual([
+      'hart 1: guest satp is now Sv39 asid=1 root=0x80013',
+      'hart 1 has loaded sp 0x300000',
+    ]);
+  });
+
+  it('an SBI call: the harts its mask names and its range, read by the spec, and a fence of each hart it names', () => {
+    const data = dataOf(raw('ssp-no-sync-on-sbi-remote-fence.itf.json'));
+    const v = analyse(data, 4);
+    expect(v.sbi).toMatchObject({ fn: 'sbi_remote_sfence_vma', harts: [0, 1], range: '0x80002000..0x80002fff', asid: null, error: 0, value: 0n });
+    expect(summarise(data, 4).events).toContainEqual({ kind: 'sbi', text: 'SBI fence → harts 0, 1' });
+    expect([data.fencesBetween(0, 5, 0), data.fencesBetween(0, 5, 1)]).toEqual([[4], [4]]);
+    expect(analyse(data, 3).sbi).toBeNull();
+  });
+
+  it('a several-hart file written before every hart was recorded: the stepping hart is drawn, and the page says the others are not', () => {
+    const t = raw('npt-hfence-gvma-local-only.itf.json');
+    const { harts: _h, ...meta } = t['#meta'];
+    const old = dataOf({ ...t, '#meta': { ...meta, harts: 2 }, states: t.states.map(({ harts: _x, ...s }) => s) });
+    const v = analyse(old, 3);
+    expect(v.harts?.map((h) => [h.hart, h.stepping])).toEqual([[0, true]]);
+    expect(v.notDrawn).toEqual(["this state records the TLB and satp of hart 0 only (a trace written before every hart's state was recorded): the other harts are not drawn"]);
+  });
+
+  it("a step whose action has no text is described as the replay describes it, an SBI call included", () => {
+    const t = raw('ssp-no-sync-on-sbi-remote-fence.itf.json');
+    const states = t.states.map((s, k) => (k === 4 ? { ...s, action: { ...(s.action as object), text: undefined } } : s));
+    const packed = packTrace(loadTrace('x', () => JSON.stringify({ ...t, states })), 'x').states[4];
+    expect([packed?.text, packed?.described]).toEqual(['sbi_remote_sfence_vma(0x0, 0xffffffffffffffff, 0x80002000, 0x1000)', true]);
+  });
+});
+
 describe('the HTML file', () => {
   it("cannot be closed early by the trace's text, and names no address outside itself", () => {
     const t = raw('tsp-no-hw-tlb-flush.itf.json');
@@ -181,6 +244,25 @@ describe('npm run view', () => {
     expect(runView(['missing.itf.json']).stderr).toBe('view: cannot read missing.itf.json: ENOENT');
     expect(runView([]).exitCode).toBe(2);
     expect(runView(['a', '--serve', '--out', 'b']).stderr).toMatch(/cannot be used together/);
+  });
+
+  it("draws a several-hart trace (its harts in the payload), and refuses a bad one with the replay's one line, exit 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssp-view-'));
+    try {
+      const out = join(dir, 'harts.html');
+      expect(runView([seeded('npt-hfence-gvma-local-only.itf.json'), '--out', out])).toMatchObject({ exitCode: 0, stdout: out });
+      const payload = JSON.parse(/<script type="application\/json" id="trace">(.*)<\/script>/.exec(readFileSync(out, 'utf8'))?.[1] ?? 'null') as Payload;
+      expect([payload.meta.harts, payload.states[1]?.values.hart, payload.states[3]?.values.hart]).toEqual([2, 1, 0]);
+      expect(new TraceData(payload).value(3, 'harts')).toEqual(raw('npt-hfence-gvma-local-only.itf.json').states[3]?.harts);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const t = raw('ssp-no-sync-on-sbi-remote-fence.itf.json');
+    const bad = JSON.stringify({ ...t, states: t.states.map((s, k) => (k === 2 ? { ...s, hart: 2 } : s)) });
+    const view = runView(['bad.itf.json'], () => bad);
+    expect(view.exitCode).toBe(2);
+    expect(view.stderr).toBe('view: state 2: hart 2 is out of range (#meta.harts is 2: harts 0 to 1)');
+    expect(view.stderr).toBe(runReplay(['bad.itf.json'], () => bad).stderr.replace(/^replay:/, 'view:'));
   });
 
   it('writes the page where --out says and prints its path; --serve hands it to the server', () => {

@@ -6,6 +6,8 @@
  */
 import type { ItfState, ItfValue } from '../counterexamples/itf.ts';
 import type { LoadedTrace } from '../counterexamples/replay.ts';
+import { match } from 'ts-pattern';
+import { describeSbiCall } from '../spec/sbi.ts';
 import { describeEvent } from '../properties/run.ts';
 import { type MemoryDelta, type MemoryWord, PAYLOAD_VERSION, PLAIN_VARS, type PackedState, type Payload, type PlainVar } from './payload.ts';
 
@@ -25,6 +27,21 @@ function memoryDelta(prev: ReadonlyMap<string, string>, m: MemoryJson): { delta:
   const del: string[] = [];
   for (const addr of prev.keys()) if (!next.has(addr)) del.push(addr);
   return { delta: { set, del }, next };
+}
+
+/** Step `j` (0: the first after boot) in words, as the replay describes it: an event, or with several harts a step on its hart. */
+function described(t: LoadedTrace, j: number): string {
+  if (t.harts === null) {
+    const event = t.events[j];
+    return event === undefined ? 'boot' : describeEvent(event);
+  }
+  const st = t.harts.steps[j];
+  if (st === undefined) return 'boot';
+  return match(st)
+    .with({ kind: 'guest' }, (x) => describeEvent(x.action))
+    .with({ kind: 'host' }, (x) => describeEvent(x.event))
+    .with({ kind: 'sbi' }, (x) => describeSbiCall(x.call))
+    .exhaustive();
 }
 
 /** The trace as the page reads it; `file` is the name the page shows. */
@@ -47,8 +64,7 @@ export function packTrace(t: LoadedTrace, file: string): Payload {
     }
     const action = st.action as ItfValue;
     const recorded = (action as { readonly text?: unknown }).text;
-    const event = i === 0 ? undefined : t.events[i - 1];
-    const text = typeof recorded === 'string' ? recorded : event === undefined ? 'boot' : describeEvent(event);
+    const text = typeof recorded === 'string' ? recorded : i === 0 ? 'boot' : described(t, i - 1);
     const packed: PackedState = { action, text, described: typeof recorded !== 'string', values, same };
     const m = st.guestMemory as MemoryJson | undefined;
     if (m === undefined) return packed;

@@ -26,8 +26,11 @@ export interface MemoryDelta {
   readonly del: readonly string[];
 }
 
-/** The state variables other than step, action and guestMemory, as the schema names them. */
-export const PLAIN_VARS = ['priv', 'guestSatp', 'tables', 'tlb', 'observation', 'allowed', 'traps', 'exits', 'violation'] as const;
+/**
+ * The state variables other than step, action and guestMemory, as the schema names them
+ * (`hart` and `harts` only in a several-hart trace).
+ */
+export const PLAIN_VARS = ['hart', 'priv', 'guestSatp', 'tables', 'tlb', 'harts', 'observation', 'allowed', 'traps', 'exits', 'violation'] as const;
 export type PlainVar = (typeof PLAIN_VARS)[number];
 
 export interface PackedState {

@@ -2,11 +2,13 @@
  * One step of a trace, read for the page: its state decoded, what changed since
  * the step before, and which cached or mirrored entries no longer hold what the
  * table they came from holds now (with the step that changed it and the guest
- * fences since). Made only for the step shown: the cost of a key press follows
- * the size of one state, not the length of the trace.
+ * fences since). With several harts, each hart's TLB is read so, against its own
+ * at the step before and the fences that reached it. Made only for the step shown:
+ * the cost of a key press follows the size of one state, not the length of the trace.
  */
 import type { ItfValue } from '../payload.ts';
 import { type GuestEntry, type GuestTable, guestEntries, guestTree } from './guest-tables.ts';
+import { type HartRecord, type SatpView, type SbiView, hartCount, readHarts, readSatp, readSbi, satpText } from './harts.ts';
 import { type GNode, type HostTables, type ShadowNode, type ShadowPage, gForest, hostWordAt, readTables, shadowForest } from './host-tables.ts';
 import { bigOf, hex } from './pte.ts';
 import { type TlbEntry, parseTlbLine } from './tlb.ts';
@@ -15,7 +17,7 @@ import type { Memory, TraceData } from './trace-data.ts';
 export type Change =
   | { readonly area: 'memory'; readonly addr: bigint; readonly before: bigint | null; readonly after: bigint | null }
   | { readonly area: 'table'; readonly record: string; readonly field: string; readonly before: string | null; readonly after: string | null }
-  | { readonly area: 'tlb'; readonly line: string; readonly added: boolean }
+  | { readonly area: 'tlb'; readonly line: string; readonly added: boolean; readonly hart: number | null }
   | { readonly area: 'state'; readonly text: string };
 
 /** A mirrored or cached word that differs from what its table holds now. */
@@ -42,6 +44,27 @@ export interface TlbView {
   readonly source: string | null;
 }
 
+/** One hart's own state at a step of a several-hart trace. */
+export interface HartView {
+  readonly hart: number;
+  /** Whether it ran this step. */
+  readonly stepping: boolean;
+  readonly satp: SatpView | null;
+  /** TSP, SSP: the shadow root it has loaded (`sp 0x…`, '' for none); null where not recorded (NPT). */
+  readonly loaded: string | null;
+  /** SSP: the shadow pages out of sync for it; null where not recorded (NPT). */
+  readonly unsync: readonly string[] | null;
+  readonly tlb: readonly TlbView[] | null;
+  readonly removedTlb: readonly string[];
+}
+
+/** A guest page-table tree of a several-hart trace: a root some harts' satp names. */
+export interface GuestRoot {
+  readonly root: bigint;
+  readonly harts: readonly number[];
+  readonly tree: GuestTable;
+}
+
 /** What points at a guest PTE: shadow entries built from it and TLB entries caching it. */
 export interface GuestMark {
   readonly text: string;
@@ -54,7 +77,7 @@ export interface StepView {
   readonly described: boolean;
   readonly kind: string;
   readonly priv: string | null;
-  readonly satp: { readonly mode: string; readonly asid: number | null; readonly root: bigint | null } | null;
+  readonly satp: SatpView | null;
   readonly observation: string | null;
   readonly allowed: readonly string[] | null;
   /** Whether the observation is in the allowed set (null: no access at this step). */
@@ -70,6 +93,14 @@ export interface StepView {
   readonly gstage: { readonly trees: readonly GNode[]; readonly unreached: HostTables['gstage'] };
   readonly tlb: readonly TlbView[] | null;
   readonly removedTlb: readonly string[];
+  /** A several-hart trace: the hart that ran the step (null for the boot state). */
+  readonly hart: number | null;
+  /** A several-hart trace: every hart's own state (in place of `tlb`, which is then null); null for one hart. */
+  readonly harts: readonly HartView[] | null;
+  /** A several-hart trace: the guest's tables from each root the harts' satps name (the stepping hart's first). */
+  readonly guestRoots: readonly GuestRoot[];
+  /** An SBI remote fence, read. */
+  readonly sbi: SbiView | null;
   readonly changes: readonly Change[];
   readonly changedAddrs: ReadonlySet<bigint>;
   /** `record\tfield` of table fields this step changed, and the names of records it added. */
@@ -125,16 +156,126 @@ function hostChange(data: TraceData, k: number, record: string, slot: number): n
   return null;
 }
 
+/** Whose TLB is read: its name in marks (`the TLB`, `hart 1's TLB`), the prefix of its holders, its hart. */
+interface TlbOwner {
+  readonly name: string;
+  readonly holder: string;
+  readonly hart: number | null;
+}
+
+const ONE_TLB: TlbOwner = { name: 'the TLB', holder: 'TLB', hart: null };
+const hartTlb = (h: number): TlbOwner => ({ name: `hart ${h}'s TLB`, holder: `hart ${h} TLB`, hart: h });
+
+interface StepContext {
+  readonly data: TraceData;
+  readonly k: number;
+  readonly memory: Memory | null;
+  readonly host: HostTables | null;
+  readonly mark: (addr: bigint, m: GuestMark) => void;
+  readonly notDrawn: string[];
+}
+
+/** A TLB's lines, each against the table word it caches; `before` is the same TLB at the step before (null: not known). */
+function readTlb(c: StepContext, lines: readonly string[], before: readonly string[] | null, who: TlbOwner): TlbView[] {
+  const { data, k, memory, host, mark } = c;
+  const beforeSet = new Set(before ?? []);
+  const fences = (since: number): number[] => data.fencesBetween(since, k, who.hart ?? undefined);
+  return lines.map((line): TlbView => {
+    const entry = parseTlbLine(line);
+    const added = before !== null && !beforeSet.has(line);
+    if (entry.kind === 'raw') c.notDrawn.push(`${who.holder} line not read (unknown form), shown raw: ${line}`);
+    if (entry.kind !== 'walk') return { entry, added, stale: null, source: null };
+    if (entry.stage === 'VS') {
+      const source = `guest [${hex(entry.pteAddr)}]`;
+      if (memory === null) return { entry, added, stale: null, source };
+      const now = memory.get(entry.pteAddr) ?? 0n;
+      const holder = `${who.holder} ${line}`;
+      if (now === entry.word) {
+        mark(entry.pteAddr, { text: `cached by ${who.name} (${entry.tag} L${entry.level})`, stale: false });
+        return { entry, added, stale: null, source };
+      }
+      const since = data.lastChange(entry.pteAddr, k);
+      mark(entry.pteAddr, { text: `${who.name} still caches ${hex(entry.word)} (${entry.tag} L${entry.level})`, stale: true });
+      return { entry, added, source, stale: { holder, kind: 'tlb', source, held: entry.word, now, since, fences: since === null ? [] : fences(since) } };
+    }
+    if (host === null) return { entry, added, stale: null, source: null };
+    const at = hostWordAt(host, entry.pteAddr);
+    const holder = `${who.holder} ${line}`;
+    if (at === null) {
+      return { entry, added, source: `frame ${hex(entry.pteAddr >> 12n)}`, stale: { holder, kind: 'tlb', source: `frame ${hex(entry.pteAddr >> 12n)} (no table page now)`, held: entry.word, now: null, since: null, fences: [] } };
+    }
+    const source = `${at.record} [${at.slot}]`;
+    const now = at.word ?? (at.complete ? 0n : null);
+    if (now === null || now === entry.word) return { entry, added, stale: null, source };
+    const since = hostChange(data, k, at.record, at.slot);
+    return { entry, added, source, stale: { holder, kind: 'tlb', source, held: entry.word, now, since, fences: since === null ? [] : fences(since) } };
+  });
+}
+
+/** The TLB's changes from `before` to `now` (both known), as the changes list has them. */
+function tlbChanges(now: readonly TlbView[], removed: readonly string[], hart: number | null): Change[] {
+  return [
+    ...now.filter((t) => t.added).map((t): Change => ({ area: 'tlb', line: t.entry.line, added: true, hart })),
+    ...removed.map((l): Change => ({ area: 'tlb', line: l, added: false, hart })),
+  ];
+}
+
+const removedFrom = (before: readonly string[] | null, now: readonly string[] | null): string[] => {
+  const nowSet = new Set(now ?? []);
+  return (before ?? []).filter((l) => !nowSet.has(l));
+};
+
+/**
+ * Every hart's own state at step k of a several-hart trace, with its TLB read against the
+ * tables, and what changed in it. A state written before every hart's was recorded has the
+ * stepping hart's TLB and satp alone (`tlb`, `guestSatp`, and its `loaded` and `unsync` in
+ * the shadow pages): that hart is drawn, and the page says the others are not.
+ */
+function hartViews(c: StepContext, step: number | null, satp: SatpView | null): { harts: HartView[]; changes: Change[]; states: Change[] } {
+  const { data, k, host } = c;
+  const records = readHarts(data.value(k, 'harts'));
+  const before = k === 0 ? null : readHarts(data.value(k - 1, 'harts'));
+  const changes: Change[] = [];
+  const states: Change[] = [];
+  const view = (h: number, rec: HartRecord, was: HartRecord | null | undefined): HartView => {
+    // The boot state has nothing before it: every entry it holds is new (as one hart's are).
+    const beforeTlb = k === 0 ? [] : was?.tlb ?? null;
+    const tlb = rec.tlb === null ? null : readTlb(c, rec.tlb, beforeTlb, hartTlb(h));
+    if (rec.tlb === null) c.notDrawn.push(`this state does not record hart ${h}'s TLB`);
+    const removedTlb = rec.tlb === null ? [] : removedFrom(beforeTlb, rec.tlb);
+    if (tlb !== null && beforeTlb !== null) changes.push(...tlbChanges(tlb, removedTlb, h));
+    if (was !== undefined && was !== null) {
+      if (rec.satp !== null && (was.satp === null || satpText(was.satp) !== satpText(rec.satp))) states.push({ area: 'state', text: `hart ${h}: guest satp is now ${satpText(rec.satp)}` });
+      if (rec.loaded !== null && was.loaded !== null && was.loaded !== rec.loaded) states.push({ area: 'state', text: `hart ${h} has loaded ${rec.loaded === '' ? 'no shadow' : rec.loaded}` });
+    }
+    return { hart: h, stepping: h === step, satp: rec.satp, loaded: rec.loaded, unsync: rec.unsync, tlb, removedTlb };
+  };
+  if (records !== null) return { harts: records.map((rec, h) => view(h, rec, before?.[h])), changes, states };
+  const h = step ?? 0;
+  c.notDrawn.push(`this state records the TLB and satp of hart ${h} only (a trace written before every hart's state was recorded): the other harts are not drawn`);
+  const shadowPaging = data.payload.meta.model !== 'npt';
+  const now: HartRecord = {
+    satp,
+    tlb: asStrings(data.value(k, 'tlb')),
+    loaded: shadowPaging && host !== null ? (host.shadow.find((p) => p.loaded)?.name ?? '') : null,
+    unsync: shadowPaging && host !== null ? host.shadow.filter((p) => p.unsync).map((p) => p.name) : null,
+  };
+  // The step before records this hart's TLB and satp only if it ran on this hart (or is the boot state, where every hart's are the same).
+  const sameHart = k > 0 && (k - 1 === 0 || data.value(k - 1, 'hart') === h);
+  const was: HartRecord | null = sameHart ? { satp: readSatp(data.value(k - 1, 'guestSatp')), tlb: asStrings(data.value(k - 1, 'tlb')), loaded: null, unsync: null } : null;
+  return { harts: [view(h, now, k === 0 ? undefined : was)], changes, states };
+}
+
 export function analyse(data: TraceData, k: number): StepView {
   const st = data.state(k);
   const notDrawn: string[] = [];
   const action = st.action as { readonly kind?: unknown };
   const kind = typeof action.kind === 'string' ? action.kind : 'unknown';
 
-  const satpRaw = data.value(k, 'guestSatp') as { readonly mode?: unknown; readonly asid?: unknown; readonly root?: ItfValue } | undefined;
-  const satp = satpRaw === undefined
-    ? null
-    : { mode: String(satpRaw.mode), asid: typeof satpRaw.asid === 'number' ? satpRaw.asid : null, root: satpRaw.root === undefined ? null : bigOf(satpRaw.root) };
+  const satp = readSatp(data.value(k, 'guestSatp'));
+  const count = hartCount(data.payload.meta);
+  const hartRaw = data.value(k, 'hart');
+  const hart = count !== null && typeof hartRaw === 'number' ? hartRaw : null;
   const privRaw = data.value(k, 'priv');
   const observationRaw = data.value(k, 'observation');
   const observation = typeof observationRaw === 'string' && observationRaw !== '' ? observationRaw : null;
@@ -224,58 +365,49 @@ export function analyse(data: TraceData, k: number): StepView {
     }
   }
 
-  // The hart's TLB: each entry against the table word it caches.
-  const tlbLines = asStrings(data.value(k, 'tlb'));
-  const before = k > 0 ? asStrings(data.value(k - 1, 'tlb')) : [];
-  const beforeSet = new Set(before ?? []);
-  const nowSet = new Set(tlbLines ?? []);
-  const tlb = tlbLines?.map((line): TlbView => {
-    const entry = parseTlbLine(line);
-    const added = before !== null && !beforeSet.has(line);
-    if (entry.kind === 'raw') notDrawn.push(`TLB line not read (unknown form), shown raw: ${line}`);
-    if (entry.kind !== 'walk') return { entry, added, stale: null, source: null };
-    if (entry.stage === 'VS') {
-      const source = `guest [${hex(entry.pteAddr)}]`;
-      if (memory === null) return { entry, added, stale: null, source };
-      const now = memory.get(entry.pteAddr) ?? 0n;
-      const holder = `TLB ${line}`;
-      if (now === entry.word) {
-        mark(entry.pteAddr, { text: `cached by the TLB (${entry.tag} L${entry.level})`, stale: false });
-        return { entry, added, stale: null, source };
-      }
-      const since = data.lastChange(entry.pteAddr, k);
-      mark(entry.pteAddr, { text: `the TLB still caches ${hex(entry.word)} (${entry.tag} L${entry.level})`, stale: true });
-      return { entry, added, source, stale: { holder, kind: 'tlb', source, held: entry.word, now, since, fences: since === null ? [] : data.fencesBetween(since, k) } };
+  const c: StepContext = { data, k, memory, host, mark, notDrawn };
+  let tlb: TlbView[] | null = null;
+  let removedTlb: string[] = [];
+  let harts: HartView[] | null = null;
+  if (count === null) {
+    // The hart's TLB: each entry against the table word it caches.
+    const tlbLines = asStrings(data.value(k, 'tlb'));
+    const before = k > 0 ? asStrings(data.value(k - 1, 'tlb')) : [];
+    tlb = tlbLines === null ? null : readTlb(c, tlbLines, before, ONE_TLB);
+    if (tlbLines === null) notDrawn.push('this state does not record the TLB');
+    removedTlb = removedFrom(before, tlbLines);
+    if (tlb !== null && before !== null) changes.push(...tlbChanges(tlb, removedTlb, null));
+
+    // satp and mode changes.
+    if (k > 0) {
+      const s0 = JSON.stringify(data.value(k - 1, 'guestSatp') ?? null);
+      const s1 = JSON.stringify(data.value(k, 'guestSatp') ?? null);
+      if (s0 !== s1 && satp !== null) changes.unshift({ area: 'state', text: `guest satp is now ${satpText(satp)}` });
+      const p0 = data.value(k - 1, 'priv');
+      if (p0 !== privRaw && typeof privRaw === 'string') changes.unshift({ area: 'state', text: `the hart runs in ${privRaw} (was ${typeof p0 === 'string' ? p0 : 'not recorded'})` });
     }
-    if (host === null) return { entry, added, stale: null, source: null };
-    const at = hostWordAt(host, entry.pteAddr);
-    const holder = `TLB ${line}`;
-    if (at === null) {
-      return { entry, added, source: `frame ${hex(entry.pteAddr >> 12n)}`, stale: { holder, kind: 'tlb', source: `frame ${hex(entry.pteAddr >> 12n)} (no table page now)`, held: entry.word, now: null, since: null, fences: [] } };
-    }
-    const source = `${at.record} [${at.slot}]`;
-    const now = at.word ?? (at.complete ? 0n : null);
-    if (now === null || now === entry.word) return { entry, added, stale: null, source };
-    const since = hostChange(data, k, at.record, at.slot);
-    return { entry, added, source, stale: { holder, kind: 'tlb', source, held: entry.word, now, since, fences: since === null ? [] : data.fencesBetween(since, k) } };
-  }) ?? null;
-  if (tlbLines === null) notDrawn.push('this state does not record the TLB');
-  const removedTlb = (before ?? []).filter((l) => !nowSet.has(l));
-  if (tlbLines !== null && before !== null) {
-    for (const t of tlb ?? []) if (t.added) changes.push({ area: 'tlb', line: t.entry.line, added: true });
-    for (const l of removedTlb) changes.push({ area: 'tlb', line: l, added: false });
+  } else {
+    // Every hart's TLB and satp: the step before is another hart's as often as not, so each hart is compared with itself.
+    const each = hartViews(c, hart, satp);
+    harts = each.harts;
+    changes.push(...each.changes);
+    changes.unshift(...each.states);
   }
 
-  // satp and mode changes.
-  if (k > 0) {
-    const s0 = JSON.stringify(data.value(k - 1, 'guestSatp') ?? null);
-    const s1 = JSON.stringify(data.value(k, 'guestSatp') ?? null);
-    if (s0 !== s1 && satp !== null) changes.unshift({ area: 'state', text: `guest satp is now ${satp.mode === 'sv39' ? `Sv39 asid=${satp.asid ?? '?'} root=${satp.root === null ? '?' : hex(satp.root)}` : satp.mode}` });
-    const p0 = data.value(k - 1, 'priv');
-    if (p0 !== privRaw && typeof privRaw === 'string') changes.unshift({ area: 'state', text: `the hart runs in ${privRaw} (was ${typeof p0 === 'string' ? p0 : 'not recorded'})` });
+  // A several-hart trace: the guest's tables from every root a hart's satp names, the stepping hart's first.
+  const byRoot = new Map<bigint, number[]>();
+  if (memory !== null) {
+    for (const h of [...(harts ?? []).filter((x) => x.stepping), ...(harts ?? []).filter((x) => !x.stepping)]) {
+      const root = h.satp?.mode === 'sv39' ? h.satp.root : null;
+      if (root !== null) byRoot.set(root, [...(byRoot.get(root) ?? []), h.hart].sort((a, b) => a - b));
+    }
   }
+  const guestRoots = [...byRoot].map(([root, hs]): GuestRoot => ({
+    root, harts: hs, tree: guest !== null && satp?.root === root ? guest : guestTree(memory ?? new Map(), root),
+  }));
 
-  const stale = [...staleShadow.values(), ...(tlb ?? []).flatMap((t) => (t.stale === null ? [] : [t.stale]))];
+  const cached = [...(tlb ?? []), ...(harts ?? []).flatMap((h) => h.tlb ?? [])];
+  const stale = [...staleShadow.values(), ...cached.flatMap((t) => (t.stale === null ? [] : [t.stale]))];
   return {
     k, text: st.text, described: st.described, kind,
     priv: typeof privRaw === 'string' ? privRaw : null,
@@ -284,6 +416,7 @@ export function analyse(data: TraceData, k: number): StepView {
     violation: typeof violationRaw === 'string' ? violationRaw : '',
     traps: asStrings(data.value(k, 'traps')), exits,
     memory, guest, guestMarks, host, shadow, gstage, tlb, removedTlb,
+    hart, harts, guestRoots, sbi: count === null ? null : readSbi(st.action, count),
     changes, changedAddrs, changedFields, staleShadow, stale, notDrawn,
   };
 }

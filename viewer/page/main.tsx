@@ -94,6 +94,7 @@ function App(props: { data: TraceData }): JSX.Element {
           <strong>{str(meta.property)}</strong> on <strong>{str(meta.model)}</strong>
           {meta.variant === 'none' || meta.variant === undefined ? '' : <> (seeded variant <strong>{str(meta.variant)}</strong>)</>}
           {' · '}guest {str(meta.guest)} · seed {str(meta.seed)}
+          {typeof meta.harts === 'number' ? <> · <strong>{meta.harts} harts</strong>, check <strong>{str(meta.check)}</strong></> : null}
         </p>
         <p class="description">{str(meta.description)}</p>
       </header>

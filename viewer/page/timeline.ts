@@ -1,14 +1,16 @@
 /**
- * What the timeline shows of a step: its kind, its text, and its events (the
- * violation, an access the reference does not allow, traps and exits it took, a
- * fence, a satp write). Read from the packed states only, at the cost of one
- * state per step, so that the timeline can be drawn for any window of a long trace.
+ * What the timeline shows of a step: its kind, its text, the hart that ran it (several
+ * harts), and its events (the violation, an access the reference does not allow, traps
+ * and exits it took, a fence, an SBI remote fence and the harts it names, a satp
+ * write). Read from the packed states only, at the cost of one state per step, so
+ * that the timeline can be drawn for any window of a long trace.
  */
 import type { ItfValue } from '../payload.ts';
+import { hartCount, hartsText, readSbi } from './harts.ts';
 import type { TraceData } from './trace-data.ts';
 
 export interface StepEvent {
-  /** A class for the page: violation, bad, ok, trap, exit, fence, satp, store, host. */
+  /** A class for the page: violation, bad, ok, trap, exit, fence, sbi, satp, store, host. */
   readonly kind: string;
   readonly text: string;
 }
@@ -17,6 +19,8 @@ export interface StepSummary {
   readonly k: number;
   readonly kind: string;
   readonly text: string;
+  /** The hart that ran the step, in a several-hart trace (null: one hart, or the boot state). */
+  readonly hart: number | null;
   readonly events: readonly StepEvent[];
 }
 
@@ -44,10 +48,14 @@ export function summarise(data: TraceData, k: number): StepSummary {
     }
   }
   if (kind === 'sfence') events.push({ kind: 'fence', text: 'fence' });
+  const harts = hartCount(data.payload.meta);
+  const sbi = harts === null ? null : readSbi(st.action, harts);
+  if (sbi !== null) events.push({ kind: 'sbi', text: sbi.harts === null ? 'SBI: no such hart' : `SBI fence → ${hartsText(sbi.harts)}` });
   if (kind === 'satp') events.push({ kind: 'satp', text: 'satp' });
   if (kind === 'ptStore') events.push({ kind: 'store', text: 'PTE store' });
   if (kind.startsWith('host')) events.push({ kind: 'host', text: kind });
-  return { k, kind, text: st.text, events };
+  const hart = data.value(k, 'hart');
+  return { k, kind, text: st.text, hart: harts !== null && typeof hart === 'number' ? hart : null, events };
 }
 
 /** The step the page opens at: the trace's recorded violation step, else the first state with a violation, else the last. */

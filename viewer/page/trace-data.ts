@@ -7,6 +7,7 @@
  */
 import type { ItfValue, MemoryDelta, PackedState, Payload, PlainVar } from '../payload.ts';
 import { PAYLOAD_VERSION, PLAIN_VARS } from '../payload.ts';
+import { fencesHart, hartCount } from './harts.ts';
 
 export type Memory = ReadonlyMap<bigint, bigint>;
 
@@ -134,20 +135,24 @@ export class TraceData {
     return lo === 0 ? (this.hasMemory(0) ? 0 : null) : (list[lo - 1] as number);
   }
 
-  /** The steps whose action is a guest fence (SFENCE.VMA), ascending. */
+  /** The steps whose action is a guest fence (SFENCE.VMA, or in a several-hart trace an SBI remote fence), ascending. */
   fences(): readonly number[] {
     if (this.fenceSteps === null) {
       this.fenceSteps = [];
       this.states.forEach((s, k) => {
-        if ((s.action as { kind?: unknown }).kind === 'sfence') this.fenceSteps?.push(k);
+        const kind = (s.action as { kind?: unknown }).kind;
+        if (kind === 'sfence' || kind === 'sbi') this.fenceSteps?.push(k);
       });
     }
     return this.fenceSteps;
   }
 
-  /** The guest fences in (after, upTo]. */
-  fencesBetween(after: number, upTo: number): number[] {
-    return this.fences().filter((f) => f > after && f <= upTo);
+  /** The guest fences in (after, upTo]; with `hart`, those that fenced that hart (its own SFENCE.VMA, an SBI call naming it). */
+  fencesBetween(after: number, upTo: number, hart?: number): number[] {
+    const all = this.fences().filter((f) => f > after && f <= upTo);
+    if (hart === undefined) return all;
+    const harts = hartCount(this.payload.meta) ?? 1;
+    return all.filter((f) => fencesHart(this.state(f).action, this.value(f, 'hart'), hart, harts));
   }
 }
 

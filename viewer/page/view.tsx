@@ -4,8 +4,9 @@
  * are decoded by the spec's own PTE bits (pte.ts).
  */
 import type { ComponentChildren, JSX } from 'preact';
-import type { Change, GuestMark, Stale, StepView, TlbView } from './analysis.ts';
+import type { Change, GuestMark, HartView, Stale, StepView, TlbView } from './analysis.ts';
 import type { GuestEntry, GuestTable } from './guest-tables.ts';
+import { type SbiView, hartsText, satpText } from './harts.ts';
 import { type GNode, type GTable, type ShadowNode, type ShadowPage, describeShadowPage, gEntryGpa } from './host-tables.ts';
 import { type DecodedPte, decodePte, hex, outcomeInWords, pageSize, parseTrap } from './pte.ts';
 import type { StepSummary } from './timeline.ts';
@@ -63,6 +64,11 @@ function StaleText(props: { s: Stale }): JSX.Element {
   );
 }
 
+/** A hart's name, coloured by its number, wherever a hart is named. */
+function HartBadge(props: { hart: number }): JSX.Element {
+  return <span class={cx('hart', `h${props.hart % 4}`)}>hart {props.hart}</span>;
+}
+
 // ---- Guest tables ----
 
 function GuestRows(props: { t: GuestTable; v: StepView; depth: number }): JSX.Element {
@@ -90,8 +96,30 @@ function GuestRows(props: { t: GuestTable; v: StepView; depth: number }): JSX.El
   );
 }
 
+const GUEST_HEAD = <thead><tr><th>level</th><th>slot</th><th>PTE address</th><th>VA</th>{PTE_HEAD}<th>meaning</th></tr></thead>;
+
+/** Several harts: a tree from each root a hart's satp names (the stepping hart's first), each with the harts that use it. */
+function GuestRootTables(props: { v: StepView }): JSX.Element {
+  const v = props.v;
+  const why = v.memory === null ? 'not recorded' : (v.harts ?? []).some((h) => h.satp === null) ? "not drawn: a hart's satp is not recorded" : "every hart's satp is Bare: the guest translates nothing";
+  return (
+    <Section title="Guest page tables" id="guest" note="one tree per root the harts' satps name; non-zero words, pointers followed">
+      {v.guestRoots.length === 0 ? <p class="empty">{why}</p> : v.guestRoots.map((g) => (
+        <>
+          <h3>root <span class="mono">{hex(g.root)}</span> (guest-physical <span class="mono">{hex(g.root << 12n)}</span>), satp of {g.harts.map((h) => <HartBadge hart={h} />)}</h3>
+          <table class="pt">
+            {GUEST_HEAD}
+            <tbody><GuestRows t={g.tree} v={v} depth={0} /></tbody>
+          </table>
+        </>
+      ))}
+    </Section>
+  );
+}
+
 function GuestTables(props: { v: StepView }): JSX.Element {
   const v = props.v;
+  if (v.harts !== null) return <GuestRootTables v={v} />;
   if (v.guest === null) {
     const why = v.satp === null ? 'not recorded' : v.satp.mode === 'bare' ? 'satp is Bare: the guest translates nothing' : 'not drawn (see above)';
     return <Section title="Guest page tables" id="guest"><p class="empty">{why}</p></Section>;
@@ -99,7 +127,7 @@ function GuestTables(props: { v: StepView }): JSX.Element {
   return (
     <Section title="Guest page tables" id="guest" note={`root ${hex(v.guest.ppn)} (guest-physical ${hex(v.guest.ppn << 12n)}), from satp; non-zero words, pointers followed`}>
       <table class="pt">
-        <thead><tr><th>level</th><th>slot</th><th>PTE address</th><th>VA</th>{PTE_HEAD}<th>meaning</th></tr></thead>
+        {GUEST_HEAD}
         <tbody><GuestRows t={v.guest} v={v} depth={0} /></tbody>
       </table>
     </Section>
@@ -107,6 +135,27 @@ function GuestTables(props: { v: StepView }): JSX.Element {
 }
 
 // ---- Shadow and G-stage tables ----
+
+/** A shadow page's `loaded` and `unsync`: the hart's, or with several harts, which harts have it loaded and for which it is out of sync. */
+function ShadowBadges(props: { p: ShadowPage; v: StepView }): JSX.Element {
+  const { p, v } = props;
+  if (v.harts === null) {
+    return (
+      <>
+        {p.loaded ? <span class="badge loaded">loaded</span> : null}
+        {p.unsync ? <span class="badge unsync">unsync</span> : null}
+      </>
+    );
+  }
+  const loadedBy = v.harts.filter((h) => h.loaded === p.name).map((h) => h.hart);
+  const unsyncFor = v.harts.filter((h) => h.unsync?.includes(p.name) === true).map((h) => h.hart);
+  return (
+    <>
+      {loadedBy.length === 0 ? null : <span class="badge loaded">loaded by {hartsText(loadedBy)}</span>}
+      {unsyncFor.length === 0 ? null : <span class="badge unsync">unsync for {hartsText(unsyncFor)}</span>}
+    </>
+  );
+}
 
 function ShadowPageRows(props: { node: ShadowNode | { page: ShadowPage; children?: undefined }; v: StepView; depth: number }): JSX.Element {
   const { v } = props;
@@ -118,8 +167,7 @@ function ShadowPageRows(props: { node: ShadowNode | { page: ShadowPage; children
         <td colSpan={9} style={{ paddingLeft: `${0.3 + props.depth * 1.2}em` }}>
           <strong title={describeShadowPage(p)}>{p.name}</strong> L{p.level}, VA prefix {hex(p.prefix)}, tag {p.tag === '' ? '-' : p.tag}, mirrors {p.source}
           {p.root === '' ? '' : `, root ${p.root}`}
-          {p.loaded ? <span class="badge loaded">loaded</span> : null}
-          {p.unsync ? <span class="badge unsync">unsync</span> : null}
+          <ShadowBadges p={p} v={v} />
           {p.extra.length > 0 ? <span class="raw"> other fields: {JSON.stringify(Object.fromEntries(p.extra))}</span> : null}
         </td>
       </tr>
@@ -252,21 +300,84 @@ function TlbRow(props: { t: TlbView }): JSX.Element {
   );
 }
 
+/** A TLB's entries, and those the step removed; `empty` when it has none and lost none. */
+function TlbTable(props: { tlb: readonly TlbView[]; removed: readonly string[] }): JSX.Element {
+  const { tlb, removed } = props;
+  if (tlb.length === 0 && removed.length === 0) return <p class="empty">empty</p>;
+  return (
+    <table class="pt">
+      <thead><tr><th>stage</th><th>tag</th><th>level</th><th>VA / GPA</th>{PTE_HEAD}<th>PTE address (source)</th></tr></thead>
+      <tbody>
+        {tlb.map((t) => <TlbRow t={t} />)}
+        {removed.map((l) => <tr class="removed"><td colSpan={9} class="mono">removed: {l}</td></tr>)}
+      </tbody>
+    </table>
+  );
+}
+
 function TlbView(props: { v: StepView }): JSX.Element {
   const v = props.v;
   if (v.tlb === null) return <Section title="TLB" id="tlb"><p class="empty">not recorded at this step</p></Section>;
   return (
     <Section title="TLB" id="tlb" note="the hart's cached entries, with their tags (ASID, VMID or global)">
-      {v.tlb.length === 0 && v.removedTlb.length === 0 ? <p class="empty">empty</p> : (
-        <table class="pt">
-          <thead><tr><th>stage</th><th>tag</th><th>level</th><th>VA / GPA</th>{PTE_HEAD}<th>PTE address (source)</th></tr></thead>
-          <tbody>
-            {v.tlb.map((t) => <TlbRow t={t} />)}
-            {v.removedTlb.map((l) => <tr class="removed"><td colSpan={9} class="mono">removed: {l}</td></tr>)}
-          </tbody>
-        </table>
-      )}
+      <TlbTable tlb={v.tlb} removed={v.removedTlb} />
     </Section>
+  );
+}
+
+const RAN = <span class="badge ran">ran this step</span>;
+
+/** Several harts: each hart's own state side by side in one table, then each hart's TLB. */
+function HartsView(props: { v: StepView }): JSX.Element {
+  const harts: readonly HartView[] = props.v.harts ?? [];
+  const shadow = harts.some((h) => h.loaded !== null);
+  const sync = harts.some((h) => h.unsync !== null);
+  const staleOf = (h: HartView): number => (h.tlb ?? []).filter((t) => t.stale !== null).length;
+  return (
+    <Section title="Harts" id="harts" note="each hart's own state after the step: its satp, the shadow it has loaded, the shadow pages out of sync for it, and its TLB">
+      <table class="harts">
+        <thead>
+          <tr><th>hart</th><th>guest satp</th>{shadow ? <th>loaded shadow</th> : null}{sync ? <th>out of sync for it</th> : null}<th>TLB entries</th><th>stale</th></tr>
+        </thead>
+        <tbody>
+          {harts.map((h) => (
+            <tr class={cx(h.stepping && 'current', staleOf(h) > 0 && 'stale')} data-hart={h.hart}>
+              <td><HartBadge hart={h.hart} />{h.stepping ? RAN : null}</td>
+              <td class="mono">{h.satp === null ? 'not recorded' : satpText(h.satp)}</td>
+              {shadow ? <td class="mono">{h.loaded === null ? 'not recorded' : h.loaded === '' ? 'none' : h.loaded}</td> : null}
+              {sync ? <td class="mono">{h.unsync === null ? 'not recorded' : h.unsync.length === 0 ? 'none' : h.unsync.join(', ')}</td> : null}
+              <td class="num">{h.tlb === null ? 'not recorded' : h.tlb.length}</td>
+              <td class="num">{staleOf(h) === 0 ? '' : staleOf(h)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {harts.map((h) => (
+        <div class="hart-tlb" id={`hart-${h.hart}`}>
+          <h3><HartBadge hart={h.hart} /> TLB{h.stepping ? RAN : null}</h3>
+          {h.tlb === null ? <p class="empty">not recorded at this step</p> : <TlbTable tlb={h.tlb} removed={h.removedTlb} />}
+        </div>
+      ))}
+    </Section>
+  );
+}
+
+const ALL_HARTS = (1n << 64n) - 1n;
+
+/** An SBI remote fence: the harts it names, the range, the ASID, and what the machine returned. */
+function SbiCall(props: { s: SbiView; from: number | null }): JSX.Element {
+  const { s } = props;
+  return (
+    <div class="sbi" id="sbi">
+      <div><span class="label">SBI call</span> <span class="mono">{s.fn}</span>{props.from === null ? null : <> from <HartBadge hart={props.from} /></>}</div>
+      <div>
+        <span class="label">fences</span> {s.harts === null ? 'no hart: the mask names a hart that does not exist (SBI_ERR_INVALID_PARAM)' : s.harts.map((h) => <HartBadge hart={h} />)}
+        <span class="note"> (hart_mask <span class="mono">{hex(s.hartMask)}</span>, hart_mask_base <span class="mono">{s.hartMaskBase === ALL_HARTS ? '-1, every hart' : hex(s.hartMaskBase)}</span>)</span>
+      </div>
+      <div><span class="label">range</span> <span class="mono">{s.range}</span><span class="note"> (start_addr <span class="mono">{hex(s.startAddr)}</span>, size <span class="mono">{hex(s.size)}</span>)</span></div>
+      <div><span class="label">ASID</span> {s.asid === null ? 'every address space' : <><span class="mono">{s.asid.toString()}</span> (global entries spared)</>}</div>
+      <div><span class="label">returned</span> {s.error === null ? 'not recorded' : `error ${s.error}${s.error === 0 ? ' (SBI_SUCCESS)' : s.error === -3 ? ' (SBI_ERR_INVALID_PARAM)' : ''}, value ${s.value === null ? '?' : s.value.toString()}`}</div>
+    </div>
   );
 }
 
@@ -321,7 +432,7 @@ function changeText(c: Change): string {
     case 'table':
       return c.field === '' ? `${c.record}: ${c.before === null ? 'added' : 'removed'}` : `${c.record} ${c.field}: ${c.before ?? '(absent)'} → ${c.after ?? '(absent)'}`;
     case 'tlb':
-      return `TLB ${c.added ? 'added' : 'removed'}: ${c.line}`;
+      return `${c.hart === null ? 'TLB' : `hart ${c.hart} TLB`} ${c.added ? 'added' : 'removed'}: ${c.line}`;
     case 'state':
       return c.text;
   }
@@ -348,10 +459,18 @@ export function StepPanel(props: { v: StepView; count: number; failing: number; 
           <span class="kind">{v.kind}</span>
         </h2>
         <p class="command">{v.text}{v.described ? <span class="note"> (described by the viewer: the trace records no text)</span> : null}</p>
-        <p class="ctx">
-          hart in <strong>{v.priv ?? '?'}</strong>; guest satp{' '}
-          <span class="mono">{v.satp === null ? 'not recorded' : v.satp.mode === 'sv39' ? `Sv39 asid=${v.satp.asid ?? '?'} root=${v.satp.root === null ? '?' : hex(v.satp.root)}` : v.satp.mode}</span>
-        </p>
+        {v.harts === null ? (
+          <p class="ctx">
+            hart in <strong>{v.priv ?? '?'}</strong>; guest satp{' '}
+            <span class="mono">{v.satp === null ? 'not recorded' : satpText(v.satp)}</span>
+          </p>
+        ) : (
+          <p class="ctx">
+            {v.hart === null ? 'every hart' : <><HartBadge hart={v.hart} /> ran this step,</>} in <strong>{v.priv ?? '?'}</strong>; {v.hart === null ? 'guest satp' : 'its guest satp'}{' '}
+            <span class="mono">{v.satp === null ? 'not recorded' : satpText(v.satp)}</span>
+          </p>
+        )}
+        {v.sbi === null ? null : <SbiCall s={v.sbi} from={v.hart} />}
         <Observation v={v} />
         {v.violation === '' ? null : <p class="violation-text" id="violation"><span class="badge violation">violation</span> {v.violation}</p>}
         {v.stale.length === 0 ? null : (
@@ -369,7 +488,7 @@ export function StepPanel(props: { v: StepView; count: number; failing: number; 
       <Changes v={v} />
       <GuestTables v={v} />
       <HostTablesView v={v} />
-      <TlbView v={v} />
+      {v.harts === null ? <TlbView v={v} /> : <HartsView v={v} />}
       <Counters v={v} />
     </main>
   );
@@ -397,7 +516,7 @@ export function Timeline(props: { k: number; count: number; failing: number; sum
         {summaries.map((s) => (
           <li class={cx('tl-step', s.k === k && 'current', s.events.some((e) => e.kind === 'violation') && 'has-violation')} data-k={s.k} onClick={() => props.go(s.k)}>
             <span class="num">{s.k}</span>
-            <span class="tl-text">{s.text}</span>
+            <span class="tl-text">{s.hart === null ? null : <HartBadge hart={s.hart} />}{s.text}</span>
             <span class="events">{s.events.map((e) => <span class={cx('ev', e.kind)}>{e.text}</span>)}</span>
           </li>
         ))}
