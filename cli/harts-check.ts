@@ -1,9 +1,10 @@
 /**
  * The several-hart part of `npm start`: each model (or a several-hart variant in
  * place of its model) with N vCPUs (model/vcpus.ts) against the N-hart reference
- * (spec/harts.ts), in lockstep (properties/harts-run.ts: per-hart refinement with
- * the A/D match, isolation, SBI return values), on random multi-hart programs half
- * of them Svadu, with the floors of properties/harts-run.ts `hartsFloors`.
+ * (spec/harts.ts), in lockstep (properties/harts-run.ts: every property per hart as
+ * its scope says, isolation across harts, SBI return values and traps), on random
+ * multi-hart programs, one in four well-behaved, half of them Svadu, with the floors
+ * of properties/harts-run.ts `hartsFloors` and `WELL_BEHAVED_FLOORS`.
  */
 import fc from 'fast-check';
 import type { ModelName } from '../model/machine.ts';
@@ -119,7 +120,7 @@ export function hartsFailureLines(c: HartsCheck, saved: SaveResult | null = null
     `the program as it ran (${c.failure.trace.length} steps, the last one fails; ${c.failure.ad}, from fast-check path ${c.failure.path === '' ? '-' : c.failure.path}):`,
     ...c.failure.trace.map((l) => `  ${l}`),
     ...(saved === null ? [] : saved.saved
-      ? [`saved: ${saved.file}`, `replay: npm run replay -- ${saved.file}`]
+      ? [`saved: ${saved.file}`, `replay: npm run replay -- ${saved.file}`, `view: npm run view -- ${saved.file}`]
       : [`not saved: ${saved.reason}`]),
   ];
 }

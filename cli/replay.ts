@@ -225,7 +225,7 @@ function replayMain(argv: readonly string[], io: Io, read: (file: string) => str
     : (() => {
         const { machine, label } = hartsMachineFor(t.meta, override);
         const r = replayHartsTrace(t, machine, { checkStates });
-        return { label, r, steps: t.harts.steps.length, check: 'per-hart refinement, isolation and SBI returns', found: r.violation };
+        return { label, r, steps: t.harts.steps.length, check: 'every property per hart, isolation across harts, SBI returns and traps', found: r.violation };
       })();
   const { label, r, found } = replayed;
 

@@ -158,7 +158,7 @@ export function buildHartsTrace(src: HartsTraceSource): ItfTrace {
     property: propertyOf(v.check),
     model: src.machine.name,
     variant: src.variant,
-    guest: 'arbitrary',
+    guest: src.program.guest ?? 'arbitrary',
     ...(ad === 'svadu' ? { ad } : {}),
     seed: src.seed,
     path: src.path,
@@ -194,7 +194,8 @@ export interface HartsReplayResult {
 /** Replay a several-hart trace's steps (or `opts.steps` in their place) on `vm`. */
 export function replayHartsTrace(t: LoadedTrace, vm: AnyVcpuMachine, opts: { checkStates?: boolean; steps?: readonly VcpuStep[] } = {}): HartsReplayResult {
   if (t.harts === null) throw new TraceError('a one-hart trace is replayed by counterexamples/replay.ts (replayTrace)');
-  const run = recordHartsRun(vm, { harts: t.harts.count, steps: opts.steps ?? t.harts.steps }, { ad: t.meta.ad ?? 'svade', initialMemory: t.initialMemory, universe: t.universe });
+  const program: HartsProgram = { harts: t.harts.count, ...(t.meta.guest === 'well-behaved' ? { guest: t.meta.guest } : {}), steps: opts.steps ?? t.harts.steps };
+  const run = recordHartsRun(vm, program, { ad: t.meta.ad ?? 'svade', initialMemory: t.initialMemory, universe: t.universe });
   return {
     violation: run.violation,
     mismatch: opts.checkStates === true ? firstMismatch(t, hartsTraceSteps(run), run.observed.length + 1) : null,
@@ -210,7 +211,13 @@ export function replayHartsTrace(t: LoadedTrace, vm: AnyVcpuMachine, opts: { che
  * any step after it could go.
  */
 export function minimiseHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, run: HartsRunInput = {}): HartsProgram {
-  const fails = (steps: readonly VcpuStep[]): boolean => runHartsProgram(vm, { harts: program.harts, steps }, run).violation !== null;
-  if (!fails(program.steps)) throw new Error('minimiseHartsProgram: the program does not fail');
-  return { harts: program.harts, steps: minimize(program.steps, fails) };
+  const first = runHartsProgram(vm, program, run).violation;
+  if (first === null) throw new Error('minimiseHartsProgram: the program does not fail');
+  // The same check must fail; a well-behaved program stays one in effect (no access offered a choice), so that
+  // dropping a shootdown never turns it into a program that only breaks the well-behaved promise.
+  const fails = (steps: readonly VcpuStep[]): boolean => {
+    const r = runHartsProgram(vm, { ...program, steps }, run);
+    return r.violation?.check === first.check && (program.guest !== 'well-behaved' || (r.stats.events.get('stale-allowed') ?? 0) === 0);
+  };
+  return { ...program, steps: minimize(program.steps, fails) };
 }

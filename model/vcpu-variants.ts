@@ -20,7 +20,7 @@ export interface HartVariant {
   readonly base: ModelName;
   /** What it gets wrong, and the real-world bug it stands for. */
   readonly description: string;
-  /** The runner's checks that catch it (properties/harts-run.ts `HartsViolation.check`), the most frequent first. */
+  /** The runner's checks that catch it first (properties/harts-run.ts `HartsViolation.check`), the most frequent first. */
   readonly caughtBy: readonly string[];
   readonly machine: AnyVcpuMachine;
 }
@@ -40,7 +40,7 @@ export const HART_VARIANTS: readonly HartVariant[] = [
     base: 'ssp',
     description: 'SSP syncs the shadow on a hart\'s own SFENCE.VMA but serves an SBI remote fence with HFENCE.VVMA on the named harts alone: '
       + 'they refill their TLBs from the stale shadow. KVM\'s paravirtual TLB-flush path that skipped the shadow sync, on RISC-V.',
-    caughtBy: ['refinement'],
+    caughtBy: ['justified-shadow', 'refinement'],
     machine: eraseVcpu(shadowVcpus(sspPolicy, { ...DEFAULT_VCPU_OPTIONS, remoteFence: shadowMachine(sspFenceWithoutSync) })),
   },
   {
@@ -64,7 +64,7 @@ export const HART_VARIANTS: readonly HartVariant[] = [
     base: 'ssp',
     description: 'SSP\'s base-address buffer keys shadows by ASID alone, one buffer shared by every hart: two harts that run different roots under one ASID '
       + '(ASIDs are per hart) load the same shadow, and one translates through the other\'s tables.',
-    caughtBy: ['refinement'],
+    caughtBy: ['justified-shadow', 'refinement'],
     machine: eraseVcpu(shadowVcpus({ ...sspPolicy, bufferKey: (_root, asid) => `asid=${asid}` })),
   },
   {
@@ -72,7 +72,7 @@ export const HART_VARIANTS: readonly HartVariant[] = [
     base: 'ssp',
     description: 'SSP keeps one unsync flag per shadow page for all harts: a page synced while one hart had it loaded counts as in sync for a hart that loads it later, '
       + 'which then uses PTEs read before its satp reached them, changed since without a fence it could have missed.',
-    caughtBy: ['refinement'],
+    caughtBy: ['justified-shadow', 'refinement'],
     machine: eraseVcpu(shadowVcpus(sspPolicy, { ...DEFAULT_VCPU_OPTIONS, perHartSync: false })),
   },
   {
@@ -80,7 +80,7 @@ export const HART_VARIANTS: readonly HartVariant[] = [
     base: 'npt',
     description: 'Nested paging fences a G-stage change (a host remap or write protection) with HFENCE.GVMA on the hart whose hypervisor thread made it, '
       + 'without the IPIs to the others: HFENCE.GVMA is local, and another hart keeps the old G-stage or combined entry.',
-    caughtBy: ['isolation'],
+    caughtBy: ['isolation', 'transparency'],
     machine: eraseVcpu(nptVcpus({ ...DEFAULT_VCPU_OPTIONS, broadcast: false })),
   },
 ];

@@ -5,7 +5,7 @@
  * allows now: a lazily synchronised shadow may lag memory only as far as a TLB may;
  * and no shadow page a fence left unsync may be reachable from it.
  */
-import { type Gva, PAGE_SHIFT, gpa, hex } from '../spec/address.ts';
+import { type Gva, PAGE_SHIFT, gpa, hex, vpnOf } from '../spec/address.ts';
 import { isValidLeaf, isValidPointer, passesStep3, pteA, pteD, pteG, ptePpn, pteR, pteU, pteW, pteX } from '../spec/pte.ts';
 import { type ReferenceState, walkAllowed } from '../spec/reference.ts';
 import { isMisalignedSuperpage, leafPhysicalAddress } from '../spec/walk.ts';
@@ -101,9 +101,17 @@ function unjustifiedLeaf(machine: AnyMachine, s: unknown, ref: ReferenceState): 
     }
     const g = l.guestPath.some((p) => passesStep3(p.pte) && pteG(p.pte));
     if (l.g !== g) return `${where} has G=${l.g}, the guest path passes down G=${g}`;
-    if (l.loaded && !walkAllowed(ref, l.va as Gva, l.guestPath)) {
+    // The reference is exact on its universe only: a leaf for pages outside it (a fence of a page next to a pool
+    // address syncs one, several harts' SBI ranges among them) is not judged by the walk it came from.
+    if (l.loaded && inUniverse(ref, l.va, l.pages) && !walkAllowed(ref, l.va as Gva, l.guestPath)) {
       return `${where} was synchronised from a guest walk the architecture no longer allows (${l.guestPath.map((p) => hex(p.pte)).join(' -> ')})`;
     }
   }
   return null;
+}
+
+/** Whether a leaf mapping `pages` pages from `va` covers a page of the reference's universe. */
+function inUniverse(ref: ReferenceState, va: Gva, pages: bigint): boolean {
+  const first = vpnOf(va);
+  return ref.universe.some((vpn) => vpn >= first && vpn < first + pages);
 }
