@@ -8,7 +8,8 @@
  */
 import fc from 'fast-check';
 import type { ModelName } from '../model/machine.ts';
-import { type HartVariant } from '../model/vcpu-variants.ts';
+import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
+import { runPool } from './pool.ts';
 import { type AnyVcpuMachine, VCPU_MODELS } from '../model/vcpus.ts';
 import { hartsProgramArb, resolveHartsProgram } from '../properties/harts-commands.ts';
 import {
@@ -39,8 +40,8 @@ export interface HartsCheck {
   readonly failure: {
     readonly violation: HartsViolation; readonly trace: readonly string[]; readonly program: HartsProgram; readonly ad: AdMode; readonly path: string;
   } | null;
-  /** The several-hart variant run in place of the model, if any. */
-  readonly variant: HartVariant | null;
+  /** The name of the several-hart variant run in place of the model, if any (a name: a check crosses threads as plain data). */
+  readonly variant: string | null;
   readonly seed: number;
 }
 
@@ -91,9 +92,31 @@ export function checkHarts(model: ModelName, harts: number, runs: number, seed: 
     ...below(hartsFloors(model), stats, done, ''), ...below(WELL_BEHAVED_FLOORS, wellBehavedStats, wellBehavedDone, ' (well-behaved)'),
   ];
   return {
-    model, label: variant === null ? model : `${model} (${variant.name})`, harts, variant, seed, runs: done, stats, wellBehavedRuns: wellBehavedDone, wellBehavedStats, seconds, floorMisses, failure,
+    model, label: variant === null ? model : `${model} (${variant.name})`, harts, variant: variant?.name ?? null, seed, runs: done, stats, wellBehavedRuns: wellBehavedDone, wellBehavedStats, seconds, floorMisses, failure,
     verdict: failure !== null ? 'fail' : floorMisses.length > 0 ? 'vacuous' : 'pass',
   };
+}
+
+/** One several-hart check as a task of `npm start`'s worker pool (cli/pool.ts): plain data. */
+export interface HartsTask {
+  readonly model: ModelName;
+  readonly harts: number;
+  readonly runs: number;
+  readonly seed: number;
+  readonly variant: string | null;
+}
+
+function hartVariantNamed(name: string): HartVariant {
+  const v = HART_VARIANTS.find((x) => x.name === name);
+  if (v === undefined) throw new Error(`no several-hart variant '${name}'`);
+  return v;
+}
+
+export const runHartsTask = (t: HartsTask): HartsCheck => checkHarts(t.model, t.harts, t.runs, t.seed, t.variant === null ? null : hartVariantNamed(t.variant));
+
+/** Run the tasks on `workers` threads, calling `done` with each check in task order. */
+export function runHartsChecks(tasks: readonly HartsTask[], workers: number, done: (c: HartsCheck, index: number) => void): void {
+  runPool(new URL('./harts-worker.ts', import.meta.url), tasks, workers, runHartsTask, done);
 }
 
 /**
@@ -103,11 +126,12 @@ export function checkHarts(model: ModelName, harts: number, runs: number, seed: 
 export function saveHartsFailure(c: HartsCheck, dir = 'counterexamples/runs'): SaveResult | null {
   if (c.failure === null) return null;
   const f = c.failure;
-  const name = c.variant?.name ?? c.model;
+  const variant = c.variant === null ? null : hartVariantNamed(c.variant);
+  const name = variant?.name ?? c.model;
   const file = `${dir}/${name}-harts${c.harts}-${f.violation.check}-seed${c.seed}.itf.json`;
   return saveHartsCounterexample({
-    file, machine: c.variant?.machine ?? VCPU_MODELS[c.model], correct: c.variant === null ? null : VCPU_MODELS[c.variant.base],
-    variant: c.variant?.name ?? 'none', program: f.program, ad: f.ad, seed: c.seed, path: f.path,
+    file, machine: variant?.machine ?? VCPU_MODELS[c.model], correct: variant === null ? null : VCPU_MODELS[variant.base],
+    variant: variant?.name ?? 'none', program: f.program, ad: f.ad, seed: c.seed, path: f.path,
   });
 }
 

@@ -19,7 +19,7 @@ import { drawSeed, parseCount, parseSeed } from '../properties/seed.ts';
 import { runChecks, workerCount } from './check-pool.ts';
 import { envWorkers } from './pool.ts';
 import type { CheckOutcome, CheckTask } from './checks.ts';
-import { HARTS_MAX_COMMANDS, type HartsCheck, checkHarts, hartsFailureLines, saveHartsFailure } from './harts-check.ts';
+import { HARTS_MAX_COMMANDS, type HartsCheck, type HartsTask, hartsFailureLines, runHartsChecks, saveHartsFailure } from './harts-check.ts';
 import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
 import { MAX_HARTS } from '../spec/harts.ts';
 import { HARTS_SHOWN_EVENTS, WELL_BEHAVED_FLOORS } from '../properties/harts-run.ts';
@@ -27,7 +27,7 @@ import { HARTS_SHOWN_EVENTS, WELL_BEHAVED_FLOORS } from '../properties/harts-run
 const USAGE = `usage: npm start -- [--runs N] [--steps N] [--seed S] [--model npt,tsp,ssp] [--property NAME,...] [--variant NAME] [--harts N] [--harts-runs N] [--list]`;
 
 /** Several-hart programs per model by default: with one hart's 1,000, within the one-minute envelope (README). */
-export const DEFAULT_HARTS_RUNS = 300;
+export const DEFAULT_HARTS_RUNS = 200;
 
 
 export interface StartOptions {
@@ -169,11 +169,11 @@ export function main(argv: readonly string[], io: Io): number {
   const hartsChecks: HartsCheck[] = [];
   if (o.harts >= 2 && variant === undefined) {
     io.out(styleText('bold', `\nseveral harts: ${o.harts} vCPUs, ${o.hartsRuns} programs of at most ${HARTS_MAX_COMMANDS} commands per model (one in four well-behaved, half of them Svadu), seed ${seed}`));
-    for (const model of modelNames) {
-      const c = checkHarts(model, o.harts, o.hartsRuns, seed, hartVariant ?? null);
+    const hartsTasks: HartsTask[] = modelNames.map((model) => ({ model, harts: o.harts, runs: o.hartsRuns, seed, variant: hartVariant?.name ?? null }));
+    runHartsChecks(hartsTasks, workerCount(hartsTasks.length, envWorkers()), (c) => {
       hartsChecks.push(c);
       io.out(`  ${verdictText(c.verdict)} every property per hart, isolation across harts, SBI returns and traps on ${c.label}: ${c.runs} arbitrary and ${c.wellBehavedRuns} well-behaved programs, ${c.stats.steps + c.wellBehavedStats.steps} steps, ${c.seconds.toFixed(1)} s`);
-    }
+    });
     const table = new Table({ head: [`per 100 programs (${o.harts} harts)`, ...hartsChecks.map((c) => c.model)], style: tableStyle(io) });
     for (const e of HARTS_SHOWN_EVENTS) table.push([e, ...hartsChecks.map((c) => ((c.stats.events.get(e) ?? 0) * 100 / Math.max(1, c.runs)).toFixed(1))]);
     // Well-behaved programs are counted apart: they are where every allowed set has one element.
