@@ -349,12 +349,13 @@ export function describeVcpuStep(st: VcpuStep): string {
  * allowed on a hart a remote fence missed, flushes of other harts; for SSP also resyncs
  * another hart sees and shadow pages left out of sync for another hart; and what the
  * per-hart properties are about: accesses with one allowed outcome (determinism), A/D
- * updates and stores that need D set (no-lost-dirty), for TSP and SSP hidden faults
+ * updates (no-lost-dirty; stores that need D set are too rare here for a floor, one in
+ * 60 programs at worst, and the one-hart suite holds theirs), for TSP and SSP hidden faults
  * and freed shadow pages (transparency, shadow-memory). Set at about 60% of the worst
  * of 15 to 25 seeds at the test budget (60 programs of at most 30 commands, half
  * Svadu, 2 harts: 127, 163, 103, 37, 227 and, SSP, 95 and 545; 945 deterministic
- * accesses, 7 A/D updates, 2 stores needing D; 203 hidden faults and 33 freed pages;
- * 4 harts reach more).
+ * accesses, 5 A/D updates; 203 hidden faults and 33 freed pages; 4 harts reach more,
+ * and run two thirds as many programs in the test).
  */
 export function hartsFloors(model: string): Readonly<Record<string, number>> {
   return {
@@ -364,8 +365,8 @@ export function hartsFloors(model: string): Readonly<Record<string, number>> {
     'stale-allowed-unfenced-hart': 20,
     'remote-flush': 130,
     'deterministic-access': 570,
-    'ad-update': 4,
-    'dirty-required': 1,
+    // A/D updates are few with several harts (one in 40 programs at worst with 4): the floor says only that some happen.
+    'ad-update': 1,
     ...(model === 'npt' ? {} : { 'hidden-fault': 120, 'shadow-page-free': 20 }),
     ...(model === 'ssp' ? { 'resync-seen-by-other-hart': 55, 'unsync-for-other-hart': 290 } : {}),
   };
