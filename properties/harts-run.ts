@@ -35,7 +35,7 @@ import { type Trap, costClass, trapTarget } from '../spec/privilege.ts';
 import { CAUSE, type PteRead, walkSv39 } from '../spec/walk.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type StepResult } from '../model/machine.ts';
 import type { AnyVcpuMachine, VcpuState, VcpuStep, VcpuStepResult } from '../model/vcpus.ts';
-import { PROPERTY_NAMES, type PropertyName, propertiesFor } from './catalogue.ts';
+import { PROPERTY_NAMES, type PropertyName, type PropertySpec, propertiesFor } from './catalogue.ts';
 import type { GuestKind } from './commands.ts';
 import { strayTranslationIn } from './isolation.ts';
 import { type AdMode, VAS, bootMemory, configFor } from './pools.ts';
@@ -117,7 +117,7 @@ function walkWords(ref: ReferenceState, va: Gva): Gpa[] {
 }
 
 /** Bookkeeping of the several-hart events, from the program and the reference alone (the same on every machine). */
-interface Tracking {
+export interface Tracking {
   /** PTE words stored since, with the hart that stored them last. */
   readonly pending: Map<Gpa, number>;
   /** Harts a successful remote fence missed while it fenced another, since their own last fence. */
@@ -139,22 +139,64 @@ export type HartsCheckName = PropertyName | 'sbi-return' | 'sbi-traps' | 'livelo
 /** The checks a several-hart run makes, in the order `npm start` names them. */
 export const HARTS_CHECK_NAMES: readonly HartsCheckName[] = [...PROPERTY_NAMES, 'sbi-return', 'sbi-traps', 'livelock'];
 
-/** Run a program of several harts on `vm` beside the N-hart reference; stop at the first violation. */
-export function runHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, opts: HartsRunOptions = {}): HartsRunResult {
+/**
+ * A several-hart lockstep run between two steps: everything the next step's verdict
+ * depends on (the reference, the machine, each hart's property folds), plus
+ * bookkeeping that only feeds the statistics. Immutable: a step returns a new one,
+ * so a search can go on from any run it kept (properties/exhaustive-harts.ts).
+ */
+export interface HartsLockstep {
+  readonly ref: HartsState;
+  readonly machine: VcpuState<unknown, unknown>;
+  /** Each property's fold state (catalogue order, the model's properties), per hart. */
+  readonly folds: readonly (readonly unknown[])[];
+  /** Statistics only. */
+  readonly track: Tracking;
+}
+
+/** What stays the same across a run's steps. */
+export interface HartsRunContext {
+  readonly vm: AnyVcpuMachine;
+  readonly harts: number;
+  readonly guest: GuestKind;
+  readonly machine: AnyMachine;
+  readonly props: readonly PropertySpec[];
+}
+
+/** One step of a several-hart lockstep run: the run after it, or the violation it ends with. */
+export type HartsLockstepStep = { readonly kind: 'ok'; readonly next: HartsLockstep } | { readonly kind: 'violation'; readonly violation: HartsViolation };
+
+/** The run before its first step, and what stays the same across its steps. */
+export function startHartsLockstep(vm: AnyVcpuMachine, harts: number, guest: GuestKind, opts: Pick<HartsRunOptions, 'ad' | 'initialMemory' | 'universe'> = {}): { readonly context: HartsRunContext; readonly run: HartsLockstep } {
   const cfg = configFor(opts.ad ?? 'svade');
   const initial = opts.initialMemory ?? bootMemory();
-  const guest = program.guest ?? 'arbitrary';
   const machine = hartMachine(vm);
   const props = propertiesFor(vm.name);
-  const context: RunContext = { machine, guest, initialMemory: initial };
-  let ref: HartsState = initialHarts(cfg, program.harts, opts.universe ?? VAS, initial);
-  let s = vm.init(cfg, initial, program.harts);
-  // Each property's fold, per hart: a step or hardware property remembers what happened on that hart.
-  const folds: unknown[][] = Array.from({ length: program.harts }, () => props.map((p) => p.start(context)));
-  const stats = emptyHartsStats();
-  const trace: string[] = [];
-  const track: Tracking = { pending: new Map(), missed: Array.from({ length: program.harts }, () => false), remoteFenced: Array.from({ length: program.harts }, () => false) };
-  const fail = (check: HartsCheckName, i: number, at: VcpuStep, message: string): HartsRunResult => ({ violation: { check, step: i, at, message }, stats, trace });
+  const runContext: RunContext = { machine, guest, initialMemory: initial };
+  return {
+    context: { vm, harts, guest, machine, props },
+    run: {
+      ref: initialHarts(cfg, harts, opts.universe ?? VAS, initial),
+      machine: vm.init(cfg, initial, harts),
+      folds: Array.from({ length: harts }, () => props.map((p) => p.start(runContext))),
+      track: { pending: new Map(), missed: Array.from({ length: harts }, () => false), remoteFenced: Array.from({ length: harts }, () => false) },
+    },
+  };
+}
+
+/** What a run reports along the way, beside its verdicts. */
+interface Hooks {
+  readonly observe?: HartsRunOptions['observe'];
+  readonly trace?: string[];
+}
+
+/** Step `run` by `st` (the program's step `i`): the run after it, or the first violation; `stats` is added to. */
+export function stepHartsLockstep(c: HartsRunContext, run: HartsLockstep, st: VcpuStep, i: number, stats: HartsStats, hooks: Hooks = {}): HartsLockstepStep {
+  const { vm, machine, props, guest } = c;
+  const { ref, machine: s } = run;
+  const folds = run.folds.map((f) => [...f]);
+  const track: Tracking = { pending: new Map(run.track.pending), missed: [...run.track.missed], remoteFenced: [...run.track.remoteFenced] };
+  const fail = (check: HartsCheckName, message: string): HartsLockstepStep => ({ kind: 'violation', violation: { check, step: i, at: st, message } });
 
   /** Fold hart `h`'s record through every property of a scope; the first violation, or null. */
   const judge = (h: number, kinds: ReadonlySet<Scope['kind']>, record: StepRecord): { check: PropertyName; message: string } | null => {
@@ -167,107 +209,115 @@ export function runHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, opts:
     }
     return null;
   };
-  /** Every state invariant on every hart's view after a step. */
+  /** Every state invariant on every hart's view after the step. */
   const invariants = (after: VcpuState<unknown, unknown>, refAfter: HartsState): { check: PropertyName; message: string } | null => {
     for (const p of props) {
       if (p.scope.kind !== 'state') continue;
-      for (let h = 0; h < program.harts; h++) {
+      for (let h = 0; h < c.harts; h++) {
         const m = p.scope.check({ machine, after: vm.view.hart(after, h), refAfter: hartView(refAfter, h) });
         if (m !== null) return { check: p.name, message: `hart ${h}: ${m}` };
       }
     }
     return null;
   };
-  /** A record of hart `h` for a part of a step it ran, or for fences an IPI ran on it (no access: the access, if any, was another hart's). */
-  const hartRecord = (i: number, h: number, before: VcpuState<unknown, unknown>, after: VcpuState<unknown, unknown>, event: MachineEvent, result: StepResult<unknown>, refBefore: HartsState, refAfter: HartsState | null, access: AccessRecord | null): StepRecord => {
-    const b = vm.view.hart(before, h);
-    const rb = hartView(refBefore, h);
+  /** A record of hart `h` for a part of the step it ran, or for fences an IPI ran on it (no access: the access, if any, was another hart's). */
+  const hartRecord = (h: number, after: VcpuState<unknown, unknown>, event: MachineEvent, result: StepResult<unknown>, refAfter: HartsState | null, access: AccessRecord | null): StepRecord => {
+    const b = vm.view.hart(s, h);
+    const rb = hartView(ref, h);
     const ra = refAfter === null ? null : hartView(refAfter, h);
     return {
-      step: i, event, guest, machine, before: b, after: vm.view.hart(after, h), result, hostBefore: vm.view.host(before), hostAfter: vm.view.host(after),
+      step: i, event, guest, machine, before: b, after: vm.view.hart(after, h), result, hostBefore: vm.view.host(s), hostAfter: vm.view.host(after),
       protectedBefore: () => machine.view.protectedPageTables(b), refBefore: rb, refAfter: ra, access, satpWritten: (ra ?? rb).satp,
     };
   };
   /** The fences an IPI ran on other harts, through each hart's hardware properties. */
-  const remoteFences = (i: number, before: VcpuState<unknown, unknown>, r: VcpuStepResult<unknown>, event: MachineEvent, refAfter: HartsState): { check: PropertyName; message: string } | null => {
+  const remoteFences = (r: VcpuStepResult<unknown>, after: VcpuState<unknown, unknown>, event: MachineEvent, refAfter: HartsState): { check: PropertyName; message: string } | null => {
     for (const { hart: j, events } of r.remote) {
-      const result: StepResult<unknown> = { state: vm.view.hart(r.state as VcpuState<unknown, unknown>, j), observation: null, traps: [], events: [], walkRefs: 0, hart: events };
-      const v = judge(j, HARDWARE, hartRecord(i, j, before, vstate(r.state), event, result, ref, refAfter, null));
+      const result: StepResult<unknown> = { state: vm.view.hart(after, j), observation: null, traps: [], events: [], walkRefs: 0, hart: events };
+      const v = judge(j, HARDWARE, hartRecord(j, after, event, result, refAfter, null));
       if (v !== null) return v;
     }
     return null;
   };
 
+  const hart = st.hart;
+  stats.steps++;
+  bump(stats.commands, st.kind === 'guest' ? st.action.kind : st.kind === 'host' ? st.event.kind : `sbi ${st.call.kind}`);
+  let r;
+  try {
+    r = vm.step(s, st);
+  } catch (err) {
+    if (!(err instanceof LivelockError)) throw err;
+    hooks.observe?.({ index: i, step: st, state: s, traps: [], observation: '', allowed: [], ret: null });
+    return fail('livelock', `the machine could not complete the step: ${err.message}`);
+  }
+  for (const e of r.events) bump(stats.events, e);
+  for (const t of r.traps) if (t.cost !== 'none') bump(stats.events, t.cost);
+  for (const x of r.cross) bump(stats.events, x);
+  const after = vstate(r.state);
+  const hostAfter = vm.view.host(after);
+
+  if (st.kind === 'sbi') {
+    const want = hartsSbi(ref, hart, st.call);
+    hooks.observe?.({ index: i, step: st, state: r.state, traps: r.traps, observation: '', allowed: [], ret: r.ret });
+    hooks.trace?.push(`${i}  ${describeHartStep(st)} -> error ${r.ret?.error ?? 'none'}`);
+    if (r.ret === null || r.ret.error !== want.ret.error || r.ret.value !== want.ret.value) {
+      return fail('sbi-return', `the call returned ${r.ret === null ? 'nothing' : `error ${r.ret.error}`}, the SBI spec says error ${want.ret.error}`);
+    }
+    const traps = sbiTrapsWrong(vm, r.traps);
+    if (traps !== null) return fail('sbi-traps', traps);
+    countSbi(stats, track, hart, st.call, c.harts);
+    // Each named hart's part of the call, through its hardware properties, in the order the parts ran.
+    // (Each record spans the whole call: the states between its parts are not kept.)
+    for (const part of r.parts) {
+      const v = judge(part.hart, HARDWARE, hartRecord(part.hart, after, part.event, part.result, want.state, null));
+      if (v !== null) return fail(v.check, v.message);
+    }
+    const rv = remoteFences(r, after, r.parts[0]?.event ?? { kind: 'sfence', rs1: null, rs2: null }, want.state) ?? invariants(after, want.state);
+    if (rv !== null) return fail(rv.check, rv.message);
+    const stray = strayTranslationIn(vm.view.tableFrames(after), vm.view.hostTranslations(after), hostAfter);
+    if (stray !== null) return fail('isolation', stray);
+    return { kind: 'ok', next: { ref: want.state, machine: after, folds, track } };
+  }
+
+  const e: MachineEvent = st.kind === 'guest' ? st.action : st.event;
+  const refBefore = hartView(ref, hart);
+  const access = e.kind === 'access' ? accessRecord(refBefore, e, hostAfter, r.observation) : null;
+  const refAfterAll: HartsState | null = st.kind === 'guest' ? referenceAfter(ref, hart, st.action, access) : ref;
+  const part = r.parts[0];
+  if (part === undefined) throw new Error(`the machine ran no step for ${describeVcpuStep(st)}`);
+  const record = hartRecord(hart, after, e, part.result, refAfterAll, access);
+  hooks.observe?.({
+    index: i, step: st, state: r.state, traps: r.traps, observation: access?.reached.kind === 'guest' ? access.reached.key : '', allowed: access?.allowedKeys ?? [], ret: null,
+  });
+  hooks.trace?.push(`${i}  ${describeVcpuStep(st)}${access === null ? '' : ` -> ${access.reached.kind === 'guest' ? access.reached.key : access.reached.kind}`}`);
+  const v = judge(hart, STEP_OR_HARDWARE, record);
+  if (v !== null) return fail(v.check, v.message);
+  if (refAfterAll === null) return fail('refinement', (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step');
+  const rv = remoteFences(r, after, e, refAfterAll) ?? invariants(after, refAfterAll);
+  if (rv !== null) return fail(rv.check, rv.message);
+  // Isolation over the other harts' cached translations (the stepping hart's are the property's): a step of one hart may leave another's stale.
+  const others = Array.from({ length: c.harts }, (_v, j) => j).filter((j) => j !== hart);
+  const stray = strayTranslationIn(vm.view.tableFrames(after), others.flatMap((j) => machine.view.hostTranslations(vm.view.hart(after, j)).map((t) => ({ ...t, what: `hart ${j}: ${t.what}` }))), hostAfter);
+  if (stray !== null) return fail('isolation', stray);
+
+  if (access !== null) countAccess(stats, track, hart, refBefore, access);
+  if (st.kind === 'guest' && st.action.kind === 'ptStore') track.pending.set(st.action.addr, hart);
+  if (st.kind === 'guest' && st.action.kind === 'sfence') track.missed[hart] = false;
+  return { kind: 'ok', next: { ref: refAfterAll, machine: after, folds, track } };
+}
+
+/** Run a program of several harts on `vm` beside the N-hart reference; stop at the first violation. */
+export function runHartsProgram(vm: AnyVcpuMachine, program: HartsProgram, opts: HartsRunOptions = {}): HartsRunResult {
+  const { context, run } = startHartsLockstep(vm, program.harts, program.guest ?? 'arbitrary', opts);
+  const stats = emptyHartsStats();
+  const trace: string[] = [];
+  const hooks: Hooks = { ...(opts.observe === undefined ? {} : { observe: opts.observe }), ...(opts.record === true ? { trace } : {}) };
+  let now = run;
   for (let i = 0; i < program.steps.length; i++) {
-    const st = program.steps[i] as VcpuStep;
-    stats.steps++;
-    const hart = st.hart;
-    bump(stats.commands, st.kind === 'guest' ? st.action.kind : st.kind === 'host' ? st.event.kind : `sbi ${st.call.kind}`);
-    let r;
-    try {
-      r = vm.step(s, st);
-    } catch (err) {
-      if (!(err instanceof LivelockError)) throw err;
-      opts.observe?.({ index: i, step: st, state: s, traps: [], observation: '', allowed: [], ret: null });
-      return fail('livelock', i, st, `the machine could not complete the step: ${err.message}`);
-    }
-    for (const e of r.events) bump(stats.events, e);
-    for (const t of r.traps) if (t.cost !== 'none') bump(stats.events, t.cost);
-    for (const c of r.cross) bump(stats.events, c);
-    const after = vstate(r.state);
-    const hostAfter = vm.view.host(after);
-
-    if (st.kind === 'sbi') {
-      const want = hartsSbi(ref, hart, st.call);
-      opts.observe?.({ index: i, step: st, state: r.state, traps: r.traps, observation: '', allowed: [], ret: r.ret });
-      if (opts.record === true) trace.push(`${i}  ${describeHartStep(st)} -> error ${r.ret?.error ?? 'none'}`);
-      if (r.ret === null || r.ret.error !== want.ret.error || r.ret.value !== want.ret.value) {
-        return fail('sbi-return', i, st, `the call returned ${r.ret === null ? 'nothing' : `error ${r.ret.error}`}, the SBI spec says error ${want.ret.error}`);
-      }
-      const traps = sbiTrapsWrong(vm, r.traps);
-      if (traps !== null) return fail('sbi-traps', i, st, traps);
-      countSbi(stats, track, hart, st.call, program.harts);
-      // Each named hart's part of the call, through its hardware properties, in the order the parts ran.
-      // (Each record spans the whole call: the states between its parts are not kept.)
-      for (const part of r.parts) {
-        const v = judge(part.hart, HARDWARE, hartRecord(i, part.hart, s, after, part.event, part.result, ref, want.state, null));
-        if (v !== null) return fail(v.check, i, st, v.message);
-      }
-      const rv = remoteFences(i, s, r, r.parts[0]?.event ?? { kind: 'sfence', rs1: null, rs2: null }, want.state) ?? invariants(after, want.state);
-      if (rv !== null) return fail(rv.check, i, st, rv.message);
-      const stray = strayTranslationIn(vm.view.tableFrames(after), vm.view.hostTranslations(after), hostAfter);
-      if (stray !== null) return fail('isolation', i, st, stray);
-      ref = want.state;
-      s = after;
-      continue;
-    }
-
-    const e: MachineEvent = st.kind === 'guest' ? st.action : st.event;
-    const refBefore = hartView(ref, hart);
-    const access = e.kind === 'access' ? accessRecord(refBefore, e, hostAfter, r.observation) : null;
-    const refAfterAll: HartsState | null = st.kind === 'guest' ? referenceAfter(ref, hart, st.action, access) : ref;
-    const part = r.parts[0];
-    if (part === undefined) throw new Error(`the machine ran no step for ${describeVcpuStep(st)}`);
-    const record = hartRecord(i, hart, s, after, e, part.result, ref, refAfterAll, access);
-    opts.observe?.({
-      index: i, step: st, state: r.state, traps: r.traps, observation: access?.reached.kind === 'guest' ? access.reached.key : '', allowed: access?.allowedKeys ?? [], ret: null,
-    });
-    if (opts.record === true) trace.push(`${i}  ${describeVcpuStep(st)}${access === null ? '' : ` -> ${access.reached.kind === 'guest' ? access.reached.key : access.reached.kind}`}`);
-    const v = judge(hart, STEP_OR_HARDWARE, record);
-    if (v !== null) return fail(v.check, i, st, v.message);
-    if (refAfterAll === null) return fail('refinement', i, st, (access === null ? null : unfollowable(access)) ?? 'the reference cannot follow the step');
-    const rv = remoteFences(i, s, r, e, refAfterAll) ?? invariants(after, refAfterAll);
-    if (rv !== null) return fail(rv.check, i, st, rv.message);
-    // Isolation over the other harts' cached translations (the stepping hart's are the property's): a step of one hart may leave another's stale.
-    const others = Array.from({ length: program.harts }, (_v, j) => j).filter((j) => j !== hart);
-    const stray = strayTranslationIn(vm.view.tableFrames(after), others.flatMap((j) => machine.view.hostTranslations(vm.view.hart(after, j)).map((t) => ({ ...t, what: `hart ${j}: ${t.what}` }))), hostAfter);
-    if (stray !== null) return fail('isolation', i, st, stray);
-
-    if (access !== null) countAccess(stats, track, hart, refBefore, access);
-    if (st.kind === 'guest' && st.action.kind === 'ptStore') track.pending.set(st.action.addr, hart);
-    if (st.kind === 'guest' && st.action.kind === 'sfence') track.missed[hart] = false;
-    ref = refAfterAll;
-    s = after;
+    const step = stepHartsLockstep(context, now, program.steps[i] as VcpuStep, i, stats, hooks);
+    if (step.kind === 'violation') return { violation: step.violation, stats, trace };
+    now = step.next;
   }
   return { violation: null, stats, trace };
 }
