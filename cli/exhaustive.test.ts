@@ -34,6 +34,30 @@ describe('npm run exhaustive', () => {
     expect(r.out).not.toMatch(/\u001b\[/);
   });
 
+  test('several harts: a several-hart variant fails with a shortest program of harts, saved as a several-hart trace that replays; options that need one hart are refused', () => {
+    const r = run(['--harts', '2', '--depth', '3', '--variant', 'ssp-sync-state-shared-by-harts']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/every program of up to 3 steps of 2 harts over configuration harts/);
+    expect(r.out).toMatch(/a shortest failing program \(2 steps\)/);
+    expect(r.out).toMatch(/^ +0 +hart \d: /m);
+    const file = /saved: (\S+)/.exec(r.out)?.[1];
+    const trace = JSON.parse(readFileSync(file as string, 'utf8')) as { '#meta': { exhaustive?: unknown; harts?: number } };
+    expect(trace['#meta']).toMatchObject({ exhaustive: { config: 'harts', depth: 3 }, harts: 2 });
+    expect(runReplay([file as string]).exitCode).toBe(1);
+    expect(runReplay([file as string, '--model', 'ssp']).exitCode).toBe(0);
+    expect(r.out).toMatch(/reproduce: npm run exhaustive -- --depth 3 --config harts --variant ssp-sync-state-shared-by-harts --harts 2$/m);
+    for (const [argv, message] of [
+      [['--harts', '2', '--shard', '1/2'], /^exhaustive: --shard is for one hart/],
+      [['--harts', '5'], /^exhaustive: --harts 5: from 1 to 4 harts$/],
+      [['--variant', 'tsp-flush-current-hart-only'], /needs --harts 2 or more$/],
+      [['--harts', '2', '--variant', 'ssp-no-sync-on-va-fence'], /^exhaustive: unknown several-hart variant 'ssp-no-sync-on-va-fence'/],
+    ] as const) {
+      const bad = run(argv);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(message);
+    }
+  });
+
   test('a variant: exit 1, a shortest program, and a saved trace that fails on the variant when replayed', () => {
     const r = run(['--config', 'small', '--depth', '4', '--variant', 'ssp-no-sync-on-va-fence']);
     expect(r.code).toBe(1);

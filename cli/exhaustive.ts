@@ -19,13 +19,19 @@ import { CONFIGS, type ExhaustiveConfig, findConfig } from '../properties/exhaus
 import { MIN_FLOOR_DEPTH, floorsFor } from '../properties/exhaustive.ts';
 import { parseCount } from '../properties/seed.ts';
 import { describeEvent } from '../properties/run.ts';
-import { saveCounterexample } from '../counterexamples/store.ts';
+import { saveCounterexample, saveHartsCounterexample } from '../counterexamples/store.ts';
 import { UsageError, isMain, listOf, parseOptions, runCommand } from './command.ts';
 import { type Io, paint, tableStyle } from './output.ts';
 import { type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
+import { type HartsSearchOutcome, type HartsSearchTask, hartsMachineOf, runHartsSearch } from './exhaustive-harts-task.ts';
+import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { VCPU_MODELS } from '../model/vcpus.ts';
+import { MAX_HARTS } from '../spec/harts.ts';
+import { HARTS_MIN_FLOOR_DEPTH, hartsAlphabet, hartsExhaustiveFloors } from '../properties/exhaustive-harts.ts';
+import { describeVcpuStep } from '../properties/harts-run.ts';
 import { envWorkers, runPool, workerCount } from './pool.ts';
 
-const USAGE = 'usage: npm run exhaustive -- [--depth K] [--config NAME] [--model npt,tsp,ssp | --variant NAME] [--harts 1] [--shard I/N] [--seconds S] [--out FILE] [--list] | --merge FILE...';
+const USAGE = 'usage: npm run exhaustive -- [--depth K] [--config NAME] [--model npt,tsp,ssp | --variant NAME] [--harts N] [--shard I/N] [--seconds S] [--out FILE] [--list] | --merge FILE...';
 
 export const DEFAULT_DEPTH = 6;
 
@@ -45,6 +51,8 @@ interface ExhaustiveOptions {
   readonly out: string | null;
   /** Stop after this many seconds, at the depth completed by then. */
   readonly seconds: number | null;
+  /** Harts: 1, or 2 to 4 for the several-hart search. */
+  readonly harts: number;
 }
 
 function parseShard(raw: string): { index: number; count: number } {
@@ -63,6 +71,7 @@ export function reproduceLine(o: ExhaustiveOptions): string {
     ...(o.variant !== null ? [`--variant ${o.variant}`] : []),
     ...(o.shard !== null ? [`--shard ${o.shard.index + 1}/${o.shard.count}`] : []),
     ...(o.seconds !== null ? [`--seconds ${o.seconds}`] : []),
+    ...(o.harts > 1 ? [`--harts ${o.harts}`] : []),
   ].join(' ');
 }
 
@@ -135,19 +144,35 @@ const validateReport = new Ajv({ allErrors: false, strict: false }).compile(REPO
 
 const label = (r: { readonly model: string; readonly variant: string | null }): string => (r.variant === null ? r.model : `${r.variant} (${r.model})`);
 
-/** The events floors ask for that a row never saw (none below MIN_FLOOR_DEPTH or once it failed: a failure is a verdict of its own). */
-function floorMisses(r: Row, config: ExhaustiveConfig): string[] {
-  if (r.depthCompleted < MIN_FLOOR_DEPTH || r.failure !== null) return [];
-  return floorsFor(r.model, config).filter((e) => (r.events[e] ?? 0) === 0);
+/** The floors of a search: the events it must have seen once it completed a depth, and that depth. */
+interface SearchFloors {
+  readonly of: (model: ModelName) => readonly string[];
+  readonly fromDepth: number;
+  /** The events printed after the table, in this order. */
+  readonly shown: readonly string[];
+}
+
+const oneHartFloors = (config: ExhaustiveConfig): SearchFloors => ({ of: (m) => floorsFor(m, config), fromDepth: MIN_FLOOR_DEPTH, shown: SHOWN_EVENTS });
+
+const hartsFloors: SearchFloors = {
+  of: hartsExhaustiveFloors,
+  fromDepth: HARTS_MIN_FLOOR_DEPTH,
+  shown: ['access', 'stale-allowed', 'stale-allowed-unfenced-hart', 'remote-fence', 'remote-flush', 'cross-hart-race', 'resync-seen-by-other-hart', 'unsync-for-other-hart', 'hidden-fault', 'vm-exit', 'm-trap'],
+};
+
+/** The events floors ask for that a row never saw (none below the floors' depth or once it failed: a failure is a verdict of its own). */
+function floorMisses(r: Row, floors: SearchFloors): string[] {
+  if (r.depthCompleted < floors.fromDepth || r.failure !== null) return [];
+  return floors.of(r.model).filter((e) => (r.events[e] ?? 0) === 0);
 }
 
 /** Print the rows, their events and failures; the exit code. */
-function printRows(io: Io, header: string, rows: readonly Row[], config: ExhaustiveConfig, depth: number, reproduce: string, wall: number): number {
+function printRows(io: Io, header: string, rows: readonly Row[], floors: SearchFloors, depth: number, reproduce: string, wall: number): number {
   io.out(paint(io, 'bold', header));
   const table = new Table({ head: ['machine', 'depth completed', 'steps run', 'distinct states', 'seconds', 'verdict'], style: tableStyle(io) });
   let bad = 0;
   for (const r of rows) {
-    const misses = floorMisses(r, config);
+    const misses = floorMisses(r, floors);
     const verdict = r.failure !== null ? paint(io, 'red', `FAIL ${r.failure.property}`) : misses.length > 0 ? paint(io, 'yellow', 'VACUOUS') : paint(io, 'green', 'PASS');
     if (r.failure !== null || misses.length > 0) bad++;
     table.push([label(r), `${r.depthCompleted} of ${depth}`, number(r.transitions), number(r.distinct), r.seconds.toFixed(1), verdict]);
@@ -156,15 +181,15 @@ function printRows(io: Io, header: string, rows: readonly Row[], config: Exhaust
   const events = new Table({ head: ['steps with', ...rows.map(label)], style: tableStyle(io) });
   const commandKinds = [...new Set(rows.flatMap((r) => Object.keys(r.commands)))].sort();
   for (const k of commandKinds) events.push([`command ${k}`, ...rows.map((r) => number(r.commands[k] ?? 0))]);
-  for (const e of SHOWN_EVENTS) events.push([e, ...rows.map((r) => number(r.events[e] ?? 0))]);
+  for (const e of floors.shown) events.push([e, ...rows.map((r) => number(r.events[e] ?? 0))]);
   io.out(events.toString());
   for (const r of rows) {
-    for (const e of floorMisses(r, config)) io.out(paint(io, 'yellow', `vacuous: ${label(r)} never saw ${e} (every search of depth ${MIN_FLOOR_DEPTH} or more must)`));
+    for (const e of floorMisses(r, floors)) io.out(paint(io, 'yellow', `vacuous: ${label(r)} never saw ${e} (every search of depth ${floors.fromDepth} or more must)`));
     if (r.failure === null) continue;
     io.out(paint(io, 'red', `\n${r.failure.property} fails on ${label(r)} at step ${r.failure.step + 1}: ${r.failure.message}`));
     io.out(`a shortest failing program (${r.failure.program.length} steps${r.failure.shard === null ? '' : `, shard ${r.failure.shard + 1}`}):`);
     r.failure.program.forEach((line, i) => io.out(`  ${String(i).padStart(3)}  ${line}`));
-    if (r.failure.file !== null) io.out(`saved: ${r.failure.file}\nreplay: npm run replay -- ${r.failure.file}`);
+    if (r.failure.file !== null) io.out(`saved: ${r.failure.file}\nreplay: npm run replay -- ${r.failure.file}\nview: npm run view -- ${r.failure.file}`);
   }
   const reached = Math.min(...rows.map((r) => r.depthCompleted));
   if (bad === 0 && reached < depth) io.out(paint(io, 'yellow', `\nstopped by --seconds: depth ${reached} completed on every machine, not ${depth}`));
@@ -214,7 +239,48 @@ function searchMain(o: ExhaustiveOptions, io: Io): number {
     const report: Report = { format: REPORT_FORMAT, config: o.config.name, depth: o.depth, harts: 1, shard: o.shard, rows };
     writeFileSync(o.out, `${JSON.stringify(report, null, 1)}\n`);
   }
-  return printRows(io, header, rows, o.config, o.depth, reproduceLine(o), wall);
+  return printRows(io, header, rows, oneHartFloors(o.config), o.depth, reproduceLine(o), wall);
+}
+
+/** The row of a several-hart outcome, its counterexample saved (and checked by replaying it) if it failed. */
+function hartsRowOf(o: HartsSearchOutcome, config: ExhaustiveConfig, io: Io): Row {
+  const { task } = o;
+  let failure: Row['failure'] = null;
+  if (o.failure !== null) {
+    const name = task.variant ?? task.model;
+    const file = `counterexamples/runs/exhaustive-${name}-harts${task.harts}-${o.failure.check}-${config.name}-depth${o.failure.steps.length}.itf.json`;
+    const saved = saveHartsCounterexample({
+      file, machine: hartsMachineOf(task), correct: task.variant === null ? null : VCPU_MODELS[task.model], variant: task.variant ?? 'none',
+      program: { harts: task.harts, steps: o.failure.steps }, ad: config.ad ?? 'svade', seed: 0, path: '', universe: config.universe,
+      exhaustive: { config: config.name, depth: task.depth },
+    });
+    if (!saved.saved) io.out(paint(io, 'red', `${label(task)}: counterexample not saved: ${saved.reason}`));
+    failure = {
+      property: o.failure.check, step: o.failure.step, message: o.failure.message, program: o.failure.steps.map(describeVcpuStep),
+      file: saved.saved ? saved.file : null, shard: null,
+    };
+  }
+  return {
+    model: task.model, variant: task.variant, depthCompleted: o.depthCompleted, transitions: o.transitions, distinct: o.distinct,
+    seconds: o.seconds, events: o.events, commands: o.commands, failure,
+  };
+}
+
+/** `--harts N` (2 to 4): every program of several harts up to the depth (properties/exhaustive-harts.ts). */
+function hartsSearchMain(o: ExhaustiveOptions & { readonly harts: number }, io: Io): number {
+  const variant = o.variant === null ? undefined : HART_VARIANTS.find((v) => v.name === o.variant);
+  const models = variant !== undefined ? [variant.base] : (o.models ?? MODEL_NAMES);
+  const tasks: HartsSearchTask[] = models.map((model) => ({ config: o.config.name, harts: o.harts, depth: o.depth, model, variant: variant?.name ?? null }));
+  const workers = workerCount(tasks.length, envWorkers());
+  const alphabet = hartsAlphabet(o.config, o.harts).length;
+  const header = `exhaustive: every program of up to ${o.depth} steps of ${o.harts} harts over configuration ${o.config.name} (${alphabet} steps: its per-hart events on every hart, its page-table stores and host events on hart 0, two SBI remote fences from every hart)${workers > 1 ? ` (${workers} threads)` : ''}`;
+  io.out(`configuration ${o.config.name}: ${o.config.description}`);
+  const started = performance.now();
+  const rows: Row[] = [];
+  runPool(new URL('./exhaustive-harts-worker.ts', import.meta.url), tasks, workers, runHartsSearch, (outcome) => {
+    rows.push(hartsRowOf(outcome, o.config, io));
+  });
+  return printRows(io, header, rows, hartsFloors, o.depth, reproduceLine(o), (performance.now() - started) / 1000);
 }
 
 function readReport(file: string): Report {
@@ -271,7 +337,7 @@ function mergeMain(files: readonly string[], io: Io): number {
     };
   });
   const header = `exhaustive: ${count} shards merged, every program of up to ${first.depth} steps over configuration ${first.config} (distinct states summed over shards; seconds: the slowest shard)`;
-  return printRows(io, header, rows, config, first.depth, `npm run exhaustive -- --merge ${files.join(' ')}`, Math.max(...rows.map((r) => r.seconds)));
+  return printRows(io, header, rows, oneHartFloors(config), first.depth, `npm run exhaustive -- --merge ${files.join(' ')}`, Math.max(...rows.map((r) => r.seconds)));
 }
 
 export function main(argv: readonly string[], io: Io): number {
@@ -306,20 +372,31 @@ export function main(argv: readonly string[], io: Io): number {
     return mergeMain(positionals, io);
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0] ?? ''}' (${USAGE})`);
-  if (values.harts !== undefined && parseCount(values.harts, '--harts') !== 1) throw new UsageError('--harts: only 1 for now (several harts are issue 9, not built yet)');
-  const config = findConfig(values.config ?? 'default');
+  const harts = values.harts === undefined ? 1 : parseCount(values.harts, '--harts');
+  if (harts > MAX_HARTS) throw new UsageError(`--harts ${harts}: from 1 to ${MAX_HARTS} harts`);
+  if (harts > 1) {
+    const alone = (['shard', 'out', 'seconds'] as const).find((k) => values[k] !== undefined);
+    if (alone !== undefined) throw new UsageError(`--${alone} is for one hart: a search with --harts ${harts} runs whole, in one report`);
+  }
+  // Several harts search the configuration made for them unless told otherwise.
+  const config = findConfig(values.config ?? (harts > 1 ? 'harts' : 'default'));
   if (config === undefined) throw new UsageError(`unknown configuration '${values.config ?? ''}' (known: ${CONFIGS.map((c) => c.name).join(', ')})`);
-  if (values.variant !== undefined && findVariant(values.variant) === undefined) {
-    throw new UsageError(`unknown variant '${values.variant}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
+  if (values.variant !== undefined && harts === 1 && findVariant(values.variant) === undefined) {
+    const several = HART_VARIANTS.some((v) => v.name === values.variant);
+    throw new UsageError(several ? `--variant ${values.variant} is a several-hart variant: it needs --harts 2 or more` : `unknown variant '${values.variant}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
+  }
+  if (values.variant !== undefined && harts > 1 && !HART_VARIANTS.some((v) => v.name === values.variant)) {
+    throw new UsageError(`unknown several-hart variant '${values.variant}' (known: ${HART_VARIANTS.map((v) => v.name).join(', ')})`);
   }
   if (values.variant !== undefined && values.model !== undefined) throw new UsageError('--model and --variant cannot be used together: a variant runs in place of its own model');
   const depth = values.depth === undefined ? DEFAULT_DEPTH : parseCount(values.depth, '--depth');
   if (depth > 12) throw new UsageError(`--depth ${depth}: at most 12 (the number of programs grows as the alphabet to the depth)`);
-  return searchMain({
+  const o: ExhaustiveOptions = {
     depth, config, models: listOf<ModelName>('model', values.model, MODEL_NAMES), variant: values.variant ?? null,
     shard: values.shard === undefined ? null : parseShard(values.shard), out: values.out ?? null,
-    seconds: values.seconds === undefined ? null : parseCount(values.seconds, '--seconds'),
-  }, io);
+    seconds: values.seconds === undefined ? null : parseCount(values.seconds, '--seconds'), harts,
+  };
+  return harts > 1 ? hartsSearchMain({ ...o, harts }, io) : searchMain(o, io);
 }
 
 

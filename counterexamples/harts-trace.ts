@@ -135,6 +135,8 @@ export interface HartsTraceSource {
   readonly seed: number;
   readonly path: string;
   readonly universe?: readonly Gva[];
+  /** Found by `npm run exhaustive -- --harts N`: its configuration and the depth it searched. */
+  readonly exhaustive?: { readonly config: string; readonly depth: number };
 }
 
 /** The one-hart property a several-hart check is recorded under (`#meta.property`); `#meta.check` names the check itself. */
@@ -168,6 +170,7 @@ export function buildHartsTrace(src: HartsTraceSource): ItfTrace {
     violation: { step: v.step + 1, message: v.message },
     harts: src.program.harts,
     check: v.check,
+    ...(src.exhaustive === undefined ? {} : { exhaustive: src.exhaustive }),
   };
   return { '#meta': meta, params: [], vars: [...HARTS_TRACE_VARS], states: [...hartsTraceSteps(run)].map(itfState) };
 }

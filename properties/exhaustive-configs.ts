@@ -102,6 +102,12 @@ export const CONFIGS: readonly ExhaustiveConfig[] = [
     ad: 'svadu',
   },
   {
+    name: 'harts',
+    description: 'for several harts (--harts 2 to 4; properties/exhaustive-harts.ts puts the per-hart events on every hart): two pages sharing a level-0 table, a load and a store of one, a load of the other; their leaf made invalid or retargeted; two address spaces and one root under the other\'s ASID; the full and the page fence; a host remap (11 events)',
+    universe: [VA_A, VA_B],
+    alphabet: [ACCESSES[0], ACCESSES[1], ACCESSES[2], PT_STORES[0], PT_STORES[1], ...SATPS, FENCES[0], FENCES[1], HOST[0]] as MachineEvent[],
+  },
+  {
     name: 'small',
     description: 'one page: a load and a store; its leaf made invalid or retargeted; two address spaces; the full and the page fence; a host remap (9 events)',
     universe: [VA_A],
