@@ -10,6 +10,7 @@ import { type AnyVcpuMachine, VCPU_MODELS, type VcpuStep } from '../model/vcpus.
 import { findConfig } from '../properties/exhaustive-configs.ts';
 import { exhaustiveHartsSearch } from '../properties/exhaustive-harts.ts';
 import { type HartsCheckName, runHartsProgram } from '../properties/harts-run.ts';
+import type { SearchFigures } from './exhaustive-task.ts';
 
 export interface HartsSearchTask {
   readonly config: string;
@@ -20,14 +21,8 @@ export interface HartsSearchTask {
   readonly variant: string | null;
 }
 
-export interface HartsSearchOutcome {
+export interface HartsSearchOutcome extends SearchFigures {
   readonly task: HartsSearchTask;
-  readonly depthCompleted: number;
-  readonly transitions: number;
-  readonly distinct: number;
-  readonly seconds: number;
-  readonly events: Readonly<Record<string, number>>;
-  readonly commands: Readonly<Record<string, number>>;
   readonly failure: { readonly check: HartsCheckName; readonly step: number; readonly message: string; readonly steps: readonly VcpuStep[] } | null;
 }
 

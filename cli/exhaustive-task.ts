@@ -22,16 +22,20 @@ export interface SearchTask {
   readonly seconds: number | null;
 }
 
-export interface SearchOutcome {
-  readonly task: SearchTask;
+/** What every search reports, one hart or several: how far it got, what it ran, what it saw. */
+export interface SearchFigures {
   readonly depthCompleted: number;
   readonly transitions: number;
   readonly distinct: number;
   readonly seconds: number;
-  readonly perDepth: readonly DepthFigures[];
-  /** Model events and commands over every step the search ran (run.ts's names). */
+  /** Events and commands over every step the search ran. */
   readonly events: Readonly<Record<string, number>>;
   readonly commands: Readonly<Record<string, number>>;
+}
+
+export interface SearchOutcome extends SearchFigures {
+  readonly task: SearchTask;
+  readonly perDepth: readonly DepthFigures[];
   readonly failure: { readonly property: PropertyName; readonly step: number; readonly message: string; readonly events: readonly MachineEvent[] } | null;
 }
 

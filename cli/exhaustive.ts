@@ -22,7 +22,7 @@ import { describeEvent } from '../properties/run.ts';
 import { saveCounterexample, saveHartsCounterexample } from '../counterexamples/store.ts';
 import { UsageError, isMain, listOf, parseOptions, runCommand } from './command.ts';
 import { type Io, paint, tableStyle } from './output.ts';
-import { type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
+import { type SearchFigures, type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
 import { type HartsSearchOutcome, type HartsSearchTask, hartsMachineOf, runHartsSearch } from './exhaustive-harts-task.ts';
 import { HART_VARIANTS } from '../model/vcpu-variants.ts';
 import { VCPU_MODELS } from '../model/vcpus.ts';
@@ -78,15 +78,9 @@ export function reproduceLine(o: ExhaustiveOptions): string {
 const number = (n: number): string => n.toLocaleString('en-US');
 
 /** One search's figures, as the table prints them and a report file keeps them. */
-interface Row {
+interface Row extends SearchFigures {
   readonly model: ModelName;
   readonly variant: string | null;
-  readonly depthCompleted: number;
-  readonly transitions: number;
-  readonly distinct: number;
-  readonly seconds: number;
-  readonly events: Readonly<Record<string, number>>;
-  readonly commands: Readonly<Record<string, number>>;
   readonly failure: {
     readonly property: string; readonly step: number; readonly message: string; readonly program: readonly string[]; readonly file: string | null; readonly shard: number | null;
   } | null;
