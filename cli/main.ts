@@ -176,6 +176,10 @@ export function main(argv: readonly string[], io: Io): number {
     });
     const table = new Table({ head: [`per 100 programs (${o.harts} harts)`, ...hartsChecks.map((c) => c.model)], style: tableStyle(io) });
     for (const e of HARTS_SHOWN_EVENTS) table.push([e, ...hartsChecks.map((c) => ((c.stats.events.get(e) ?? 0) * 100 / Math.max(1, c.runs)).toFixed(1))]);
+    // The command mix: what the arbitrary programs ran, per 100 programs.
+    for (const k of [...new Set(hartsChecks.flatMap((c) => [...c.stats.commands.keys()]))].sort()) {
+      table.push([`command ${k}`, ...hartsChecks.map((c) => ((c.stats.commands.get(k) ?? 0) * 100 / Math.max(1, c.runs)).toFixed(1))]);
+    }
     // Well-behaved programs are counted apart: they are where every allowed set has one element.
     for (const e of Object.keys(WELL_BEHAVED_FLOORS)) {
       table.push([`${e} (well-behaved)`, ...hartsChecks.map((c) => ((c.wellBehavedStats.events.get(e) ?? 0) * 100 / Math.max(1, c.wellBehavedRuns)).toFixed(1))]);
