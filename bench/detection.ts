@@ -94,7 +94,8 @@ export function detect(v: Variant, seeds: number): Detection {
 /**
  * A several-hart variant (model/vcpu-variants.ts) as `npm start -- --variant NAME`
  * checks it: `DEFAULT_HARTS_RUNS` programs with 2 harts, seeds 1..`seeds`. Its one
- * check covers refinement, isolation and the SBI returns; `byProperty` counts which failed.
+ * check covers every property per hart, isolation across harts and the SBI returns
+ * and traps; `byProperty` counts which check failed first.
  */
 export function detectHarts(v: HartVariant, seeds: number): Detection {
   const started = performance.now();

@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--seeds N] [--minimum-seconds S] [--only SECTION,...]
  *
- * Sections: throughput, memory, start, detection, exhaustive, minimum. With --only,
+ * Sections: throughput, memory, start, detection, harts, exhaustive, minimum. With --only,
  * the other sections keep the figures of their last run (each says when and at
  * which commit it was measured).
  */
@@ -18,11 +18,13 @@ import { VARIANTS } from '../model/variants.ts';
 import { UsageError, isMain, parseOptions, runCommand } from '../cli/command.ts';
 import type { Io } from '../cli/output.ts';
 import { parseCount } from '../properties/seed.ts';
-import { type Detection, detect } from './detection.ts';
+import { type Detection, detect, detectHarts } from './detection.ts';
+import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { DEFAULT_HARTS_RUNS } from '../cli/main.ts';
 import { type DepthFigure, type VariantMinimum, depthSix, reach, shardSpeedup, variantMinimums, variantsAtDepthSix } from './exhaustive.ts';
 import { type MemoryScaling, memoryScaling, throughput } from './throughput.ts';
 
-const SECTIONS = ['throughput', 'memory', 'start', 'detection', 'exhaustive', 'minimum'] as const;
+const SECTIONS = ['throughput', 'memory', 'start', 'detection', 'harts', 'exhaustive', 'minimum'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [--seeds N] [--minimum-seconds S] [--only ${SECTIONS.join(',')}]`;
@@ -51,6 +53,8 @@ interface Results {
   memory?: { rows: MemoryScaling[] } & Measured;
   start?: ReturnType<typeof startWall> & Measured;
   detection?: { seeds: number; variants: Detection[] } & Measured;
+  /** The several-hart variants, as `npm start -- --variant NAME` checks them (2 harts). */
+  harts?: { seeds: number; variants: Detection[] } & Measured;
   exhaustive?: { depthSix: ReturnType<typeof depthSix>; reach60: DepthFigure[]; shards: ReturnType<typeof shardSpeedup>; variantsAtDepthSix: ReturnType<typeof variantsAtDepthSix> } & Measured;
   minimum?: { budgetSeconds: number; variants: VariantMinimum[] } & Measured;
 }
@@ -108,6 +112,17 @@ function render(r: Results): string {
       const sec = medianOf(d.secondsToFailure);
       const shrinking = medianOf(d.secondsWithShrinking);
       md.push(`| ${d.variant} | ${d.caught}/${d.seeds} | ${medianOf(d.programs) ?? '-'} | ${sec === null ? '-' : `${fixed(sec)} (${yes(sec < 0.5)})`} | ${shrinking === null ? '-' : fixed(shrinking)} | ${medianOf(d.lengths) ?? '-'} | ${medianOf(d.shortest) ?? '-'} |`);
+    }
+    md.push('');
+  }
+  if (r.harts !== undefined) {
+    md.push(`## Detection of the several-hart variants (${r.harts.seeds} seeds each, 2 harts, ${DEFAULT_HARTS_RUNS} programs at most)`, '', when(r.harts), '');
+    md.push('Each seed runs `npm start -- --variant NAME --seed S`\'s several-hart check: every property per hart, isolation across harts, SBI returns and traps; the seconds include shrinking.', '');
+    md.push('| variant | caught | median programs to failure | worst | median seconds to failure (target < 0.5) | median shrunk steps | caught first by |', '|---|---|---|---|---|---|---|');
+    for (const d of r.harts.variants) {
+      const sec = medianOf(d.secondsToFailure);
+      const by = Object.entries(d.byProperty).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+      md.push(`| ${d.variant} | ${d.caught}/${d.seeds} | ${medianOf(d.programs) ?? '-'} | ${d.programs.length === 0 ? '-' : Math.max(...d.programs)} | ${sec === null ? '-' : `${fixed(sec)} (${yes(sec < 0.5)})`} | ${medianOf(d.lengths) ?? '-'} | ${by} |`);
     }
     md.push('');
   }
@@ -183,6 +198,10 @@ export function main(argv: readonly string[], io: Io): number {
   if (want('detection')) {
     io.out(`detection, ${seeds} seeds per variant ...`);
     results.detection = { seeds, variants: VARIANTS.map((v) => detect(v, seeds)), ...measured() };
+  }
+  if (want('harts')) {
+    io.out(`several-hart variants, ${seeds} seeds per variant ...`);
+    results.harts = { seeds, variants: HART_VARIANTS.map((v) => detectHarts(v, seeds)), ...measured() };
   }
   if (want('exhaustive')) {
     io.out('exhaustive ...');
