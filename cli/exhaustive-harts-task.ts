@@ -5,7 +5,7 @@
  * it runs the same in the main thread and in a worker (cli/pool.ts).
  */
 import type { ModelName } from '../model/machine.ts';
-import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { findHartVariant } from '../model/vcpu-variants.ts';
 import { type AnyVcpuMachine, VCPU_MODELS, type VcpuStep } from '../model/vcpus.ts';
 import { findConfig } from '../properties/exhaustive-configs.ts';
 import { exhaustiveHartsSearch } from '../properties/exhaustive-harts.ts';
@@ -29,7 +29,7 @@ export interface HartsSearchOutcome extends SearchFigures {
 /** The machine a task searches: its variant's, or its model. */
 export function hartsMachineOf(task: HartsSearchTask): AnyVcpuMachine {
   if (task.variant === null) return VCPU_MODELS[task.model];
-  const v = HART_VARIANTS.find((x) => x.name === task.variant);
+  const v = findHartVariant(task.variant);
   if (v === undefined) throw new Error(`unknown several-hart variant ${task.variant}`);
   return v.machine;
 }

@@ -24,7 +24,7 @@ import { UsageError, isMain, listOf, parseOptions, runCommand } from './command.
 import { type Io, paint, tableStyle } from './output.ts';
 import { type SearchFigures, type SearchOutcome, type SearchTask, machineOf, runSearch } from './exhaustive-task.ts';
 import { type HartsSearchOutcome, type HartsSearchTask, hartsMachineOf, runHartsSearch } from './exhaustive-harts-task.ts';
-import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { HART_VARIANTS, findHartVariant } from '../model/vcpu-variants.ts';
 import { VCPU_MODELS } from '../model/vcpus.ts';
 import { MAX_HARTS } from '../spec/harts.ts';
 import { HARTS_MIN_FLOOR_DEPTH, hartsAlphabet, hartsExhaustiveFloors } from '../properties/exhaustive-harts.ts';
@@ -264,7 +264,7 @@ function hartsRowOf(o: HartsSearchOutcome, config: ExhaustiveConfig, io: Io): Ro
 
 /** `--harts N` (2 to 4): every program of several harts up to the depth (properties/exhaustive-harts.ts). */
 function hartsSearchMain(o: ExhaustiveOptions & { readonly harts: number }, io: Io): number {
-  const variant = o.variant === null ? undefined : HART_VARIANTS.find((v) => v.name === o.variant);
+  const variant = o.variant === null ? undefined : findHartVariant(o.variant);
   const models = variant !== undefined ? [variant.base] : (o.models ?? MODEL_NAMES);
   const tasks: HartsSearchTask[] = models.map((model) => ({ config: o.config.name, harts: o.harts, depth: o.depth, model, variant: variant?.name ?? null }));
   const workers = workerCount(tasks.length, envWorkers());
@@ -378,10 +378,10 @@ export function main(argv: readonly string[], io: Io): number {
   const config = findConfig(values.config ?? (harts > 1 ? 'harts' : 'default'));
   if (config === undefined) throw new UsageError(`unknown configuration '${values.config ?? ''}' (known: ${CONFIGS.map((c) => c.name).join(', ')})`);
   if (values.variant !== undefined && harts === 1 && findVariant(values.variant) === undefined) {
-    const several = HART_VARIANTS.some((v) => v.name === values.variant);
+    const several = findHartVariant(values.variant) !== undefined;
     throw new UsageError(several ? `--variant ${values.variant} is a several-hart variant: it needs --harts 2 or more` : `unknown variant '${values.variant}' (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
   }
-  if (values.variant !== undefined && harts > 1 && !HART_VARIANTS.some((v) => v.name === values.variant)) {
+  if (values.variant !== undefined && harts > 1 && findHartVariant(values.variant) === undefined) {
     throw new UsageError(`unknown several-hart variant '${values.variant}' (known: ${HART_VARIANTS.map((v) => v.name).join(', ')})`);
   }
   if (values.variant !== undefined && values.model !== undefined) throw new UsageError('--model and --variant cannot be used together: a variant runs in place of its own model');

@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import type { ModelName } from '../model/machine.ts';
-import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
+import { type HartVariant, findHartVariant } from '../model/vcpu-variants.ts';
 import { runPool } from './pool.ts';
 import { type AnyVcpuMachine, VCPU_MODELS } from '../model/vcpus.ts';
 import { hartsProgramArb, resolveHartsProgram } from '../properties/harts-commands.ts';
@@ -107,7 +107,7 @@ export interface HartsTask {
 }
 
 function hartVariantNamed(name: string): HartVariant {
-  const v = HART_VARIANTS.find((x) => x.name === name);
+  const v = findHartVariant(name);
   if (v === undefined) throw new Error(`no several-hart variant '${name}'`);
   return v;
 }

@@ -20,7 +20,7 @@ import { runChecks, workerCount } from './check-pool.ts';
 import { envWorkers } from './pool.ts';
 import type { CheckOutcome, CheckTask } from './checks.ts';
 import { HARTS_MAX_COMMANDS, type HartsCheck, type HartsTask, hartsFailureLines, runHartsChecks, saveHartsFailure } from './harts-check.ts';
-import { HART_VARIANTS, type HartVariant } from '../model/vcpu-variants.ts';
+import { HART_VARIANTS, type HartVariant, findHartVariant } from '../model/vcpu-variants.ts';
 import { MAX_HARTS } from '../spec/harts.ts';
 import { HARTS_SHOWN_EVENTS, WELL_BEHAVED_FLOORS } from '../properties/harts-run.ts';
 
@@ -62,7 +62,7 @@ export function startOptions(argv: readonly string[], draw: () => number = drawS
     help: { type: 'boolean', short: 'h' },
   });
   const variant = values.variant === undefined ? undefined : findVariant(values.variant);
-  const hartVariant = values.variant === undefined ? undefined : HART_VARIANTS.find((v) => v.name === values.variant);
+  const hartVariant = values.variant === undefined ? undefined : findHartVariant(values.variant);
   if (values.variant !== undefined && variant === undefined && hartVariant === undefined) {
     throw new UsageError(`unknown variant '${values.variant}' (known: ${[...VARIANTS, ...HART_VARIANTS].map((v) => v.name).join(', ')})`);
   }

@@ -13,7 +13,7 @@ import { TraceError } from '../counterexamples/itf.ts';
 import { loadTrace, machineFor, readTraceFile, replayTrace } from '../counterexamples/replay.ts';
 import type { TraceStep } from '../counterexamples/trace.ts';
 import { hartsMachineFor, replayHartsTrace } from '../counterexamples/harts-trace.ts';
-import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { HART_VARIANTS, findHartVariant } from '../model/vcpu-variants.ts';
 import { type Main, UsageError, execute, isMain, oneFile, parseOptions, runCommand } from './command.ts';
 import { type Io, type Style, bufferIo, paint, printable } from './output.ts';
 
@@ -209,7 +209,7 @@ function replayMain(argv: readonly string[], io: Io, read: (file: string) => str
   if (model !== undefined && !(MODEL_NAMES as readonly string[]).includes(model)) {
     throw new UsageError(`unknown model '${model}' (known: ${MODEL_NAMES.join(', ')})`);
   }
-  if (values.variant !== undefined && findVariant(values.variant) === undefined && !HART_VARIANTS.some((v) => v.name === values.variant)) {
+  if (values.variant !== undefined && findVariant(values.variant) === undefined && findHartVariant(values.variant) === undefined) {
     throw new UsageError(`unknown variant '${values.variant}' (known: ${[...VARIANTS, ...HART_VARIANTS].map((v) => v.name).join(', ')})`);
   }
   const t = loadTrace(file, read);

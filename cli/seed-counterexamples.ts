@@ -10,7 +10,7 @@ import { MODELS } from '../model/models.ts';
 import { PROPERTIES } from '../properties/catalogue.ts';
 import { DEFAULT_BUDGET, checkProperty } from '../properties/suite.ts';
 import { saveCounterexample, saveHartsCounterexample } from '../counterexamples/store.ts';
-import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { HART_VARIANTS, findHartVariant } from '../model/vcpu-variants.ts';
 import { VCPU_MODELS } from '../model/vcpus.ts';
 import { minimiseHartsProgram } from '../counterexamples/harts-trace.ts';
 import { checkHarts } from './harts-check.ts';
@@ -28,7 +28,7 @@ function main(argv: readonly string[], io: Io): number {
     io.out('usage: npm run counterexamples -- [VARIANT...] (every variant if none is named; the seed is fixed, so the files only change when the models do)');
     return 0;
   }
-  const unknown = positionals.filter((n) => !VARIANTS.some((v) => v.name === n) && !HART_VARIANTS.some((v) => v.name === n));
+  const unknown = positionals.filter((n) => !VARIANTS.some((v) => v.name === n) && findHartVariant(n) === undefined);
   if (unknown.length > 0) {
     io.err(`unknown variant: ${unknown.join(', ')} (npm start -- --list names them)`);
     return 2;

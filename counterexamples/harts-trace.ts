@@ -28,7 +28,7 @@ import { type Gva, hex } from '../spec/address.ts';
 import type { Memory } from '../spec/memory.ts';
 import { describeSbiCall } from '../spec/sbi.ts';
 import type { MachineSnapshot, ModelName } from '../model/machine.ts';
-import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { HART_VARIANTS, findHartVariant } from '../model/vcpu-variants.ts';
 import { type AnyVcpuMachine, VCPU_MODELS, type VcpuState, type VcpuStep } from '../model/vcpus.ts';
 import { type HartsObservedStep, type HartsProgram, type HartsViolation, runHartsProgram } from '../properties/harts-run.ts';
 import { type AdMode, VAS, bootMemory, configFor } from '../properties/pools.ts';
@@ -180,7 +180,7 @@ export function hartsMachineFor(meta: CounterexampleMeta, override?: { model?: M
   if (override?.model !== undefined) return { machine: VCPU_MODELS[override.model], label: override.model };
   const name = override?.variant ?? meta.variant;
   if (name !== 'none') {
-    const v = HART_VARIANTS.find((x) => x.name === name);
+    const v = findHartVariant(name);
     if (v === undefined) throw new TraceError(`'${name}' is not a several-hart variant (known: ${HART_VARIANTS.map((x) => x.name).join(', ')})`);
     return { machine: v.machine, label: `${v.base} (variant ${v.name})` };
   }

@@ -17,7 +17,7 @@ import { emptyMemory, pagesOf, writeWord } from '../spec/memory.ts';
 import type { AccessKind, Privilege } from '../spec/walk.ts';
 import type { MachineEvent, ModelName, SnapshotValue } from '../model/machine.ts';
 import { findVariant } from '../model/variants.ts';
-import { HART_VARIANTS } from '../model/vcpu-variants.ts';
+import { findHartVariant } from '../model/vcpu-variants.ts';
 import type { VcpuStep } from '../model/vcpus.ts';
 import type { SbiCall, SbiRet } from '../spec/sbi.ts';
 import type { GuestKind } from '../properties/commands.ts';
@@ -274,7 +274,7 @@ function decodeTrace(trace: ItfTrace): DecodedTrace {
   if (harts === null && meta.check !== undefined) throw new TraceError('#meta.check is for a several-hart trace, but #meta.harts is missing');
   if (harts !== null && meta.check === undefined) throw new TraceError('#meta.check is missing (a several-hart trace says which check failed)');
   if (meta.variant !== 'none') {
-    const hartVariant = HART_VARIANTS.find((v) => v.name === meta.variant);
+    const hartVariant = findHartVariant(meta.variant);
     if (hartVariant !== undefined && harts === null) throw new TraceError(`#meta.harts is missing: '${meta.variant}' is a several-hart variant`);
     if (hartVariant === undefined && harts !== null) throw new TraceError(`#meta.variant '${meta.variant}' is a one-hart variant, but #meta.harts is ${harts}`);
     const base = hartVariant?.base ?? findVariant(meta.variant)?.base;

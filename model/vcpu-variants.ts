@@ -84,3 +84,8 @@ export const HART_VARIANTS: readonly HartVariant[] = [
     machine: eraseVcpu(nptVcpus({ ...DEFAULT_VCPU_OPTIONS, broadcast: false })),
   },
 ];
+
+/** The several-hart variant of that name, if any (as `findVariant` finds a one-hart one). */
+export function findHartVariant(name: string): HartVariant | undefined {
+  return HART_VARIANTS.find((v) => v.name === name);
+}

@@ -35,7 +35,7 @@ import { type Trap, costClass, trapTarget } from '../spec/privilege.ts';
 import { CAUSE, type PteRead, walkSv39 } from '../spec/walk.ts';
 import { type AnyMachine, LivelockError, type MachineEvent, type StepResult } from '../model/machine.ts';
 import type { AnyVcpuMachine, VcpuState, VcpuStep, VcpuStepResult } from '../model/vcpus.ts';
-import { PROPERTY_NAMES, type PropertyName, type PropertySpec, propertiesFor } from './catalogue.ts';
+import { type PropertyName, type PropertySpec, propertiesFor } from './catalogue.ts';
 import type { GuestKind } from './commands.ts';
 import { strayTranslationIn } from './isolation.ts';
 import { type AdMode, VAS, bootMemory, configFor } from './pools.ts';
@@ -135,9 +135,6 @@ const hartMachine = (vm: AnyVcpuMachine): AnyMachine => ({ ...vm.base, delegatio
  * translations after every step, and a step the machine cannot complete.
  */
 export type HartsCheckName = PropertyName | 'sbi-return' | 'sbi-traps' | 'livelock';
-
-/** The checks a several-hart run makes, in the order `npm start` names them. */
-export const HARTS_CHECK_NAMES: readonly HartsCheckName[] = [...PROPERTY_NAMES, 'sbi-return', 'sbi-traps', 'livelock'];
 
 /**
  * A several-hart lockstep run between two steps: everything the next step's verdict
