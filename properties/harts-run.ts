@@ -195,6 +195,16 @@ export function stepHartsLockstep(c: HartsRunContext, run: HartsLockstep, st: Vc
   const track: Tracking = { pending: new Map(run.track.pending), missed: [...run.track.missed], remoteFenced: [...run.track.remoteFenced] };
   const fail = (check: HartsCheckName, message: string): HartsLockstepStep => ({ kind: 'violation', violation: { check, step: i, at: st, message } });
 
+  /** Each hart's one-hart view of a state, built once per step: several checks read it, and a shadow machine's costs a copy of its sync flags. */
+  const views = new WeakMap<object, unknown[]>();
+  const viewOf = (state: VcpuState<unknown, unknown>, h: number): unknown => {
+    let row = views.get(state);
+    if (row === undefined) {
+      row = [];
+      views.set(state, row);
+    }
+    return (row[h] ??= vm.view.hart(state, h));
+  };
   /** Fold hart `h`'s record through every property of a scope; the first violation, or null. */
   const judge = (h: number, kinds: ReadonlySet<Scope['kind']>, record: StepRecord): { check: PropertyName; message: string } | null => {
     const mine = folds[h] as unknown[];
@@ -211,7 +221,7 @@ export function stepHartsLockstep(c: HartsRunContext, run: HartsLockstep, st: Vc
     for (const p of props) {
       if (p.scope.kind !== 'state') continue;
       for (let h = 0; h < c.harts; h++) {
-        const m = p.scope.check({ machine, after: vm.view.hart(after, h), refAfter: hartView(refAfter, h) });
+        const m = p.scope.check({ machine, after: viewOf(after, h), refAfter: hartView(refAfter, h) });
         if (m !== null) return { check: p.name, message: `hart ${h}: ${m}` };
       }
     }
@@ -219,18 +229,18 @@ export function stepHartsLockstep(c: HartsRunContext, run: HartsLockstep, st: Vc
   };
   /** A record of hart `h` for a part of the step it ran, or for fences an IPI ran on it (no access: the access, if any, was another hart's). */
   const hartRecord = (h: number, after: VcpuState<unknown, unknown>, event: MachineEvent, result: StepResult<unknown>, refAfter: HartsState | null, access: AccessRecord | null): StepRecord => {
-    const b = vm.view.hart(s, h);
+    const b = viewOf(s, h);
     const rb = hartView(ref, h);
     const ra = refAfter === null ? null : hartView(refAfter, h);
     return {
-      step: i, event, guest, machine, before: b, after: vm.view.hart(after, h), result, hostBefore: vm.view.host(s), hostAfter: vm.view.host(after),
+      step: i, event, guest, machine, before: b, after: viewOf(after, h), result, hostBefore: vm.view.host(s), hostAfter: vm.view.host(after),
       protectedBefore: () => machine.view.protectedPageTables(b), refBefore: rb, refAfter: ra, access, satpWritten: (ra ?? rb).satp,
     };
   };
   /** The fences an IPI ran on other harts, through each hart's hardware properties. */
   const remoteFences = (r: VcpuStepResult<unknown>, after: VcpuState<unknown, unknown>, event: MachineEvent, refAfter: HartsState): { check: PropertyName; message: string } | null => {
     for (const { hart: j, events } of r.remote) {
-      const result: StepResult<unknown> = { state: vm.view.hart(after, j), observation: null, traps: [], events: [], walkRefs: 0, hart: events };
+      const result: StepResult<unknown> = { state: viewOf(after, j), observation: null, traps: [], events: [], walkRefs: 0, hart: events };
       const v = judge(j, HARDWARE, hartRecord(j, after, event, result, refAfter, null));
       if (v !== null) return v;
     }
@@ -295,7 +305,7 @@ export function stepHartsLockstep(c: HartsRunContext, run: HartsLockstep, st: Vc
   if (rv !== null) return fail(rv.check, rv.message);
   // Isolation over the other harts' cached translations (the stepping hart's are the property's): a step of one hart may leave another's stale.
   const others = Array.from({ length: c.harts }, (_v, j) => j).filter((j) => j !== hart);
-  const stray = strayTranslationIn(vm.view.tableFrames(after), others.flatMap((j) => machine.view.hostTranslations(vm.view.hart(after, j)).map((t) => ({ ...t, what: `hart ${j}: ${t.what}` }))), hostAfter);
+  const stray = strayTranslationIn(vm.view.tableFrames(after), others.flatMap((j) => machine.view.hostTranslations(viewOf(after, j)).map((t) => ({ ...t, what: `hart ${j}: ${t.what}` }))), hostAfter);
   if (stray !== null) return fail('isolation', stray);
 
   if (access !== null) countAccess(stats, track, hart, refBefore, access);
