@@ -446,9 +446,9 @@ function shadowSplit(policy: ShadowPolicy, base: Machine<ShadowState>, sharedSyn
     settle: (before, after, other, owed, flush) => {
       const cross: CrossHartEvent[] = [];
       let unsync = other.unsync;
+      const changed = changedPages(before, after);
       if (perHartSync) {
         const reach = reachable(after, other.vsatp?.root);
-        const changed = changedPages(before, after);
         // A page synced in the step holds the guest's tables as they are now: in sync for a hart that reaches it (it
         // walks what is in memory), not for one that does not (it could not have cached that). A freed page is gone.
         const kept = [...other.unsync].filter((f) => after.mmu.pages.has(f) && !(reach.has(f) && (after.syncedNow?.has(f) ?? false)));
@@ -457,9 +457,9 @@ function shadowSplit(policy: ShadowPolicy, base: Machine<ShadowState>, sharedSyn
         if (behind.length > 0) cross.push('unsync-for-other-hart');
         const now = withUnsyncAncestors(after, new Set([...kept, ...behind]), reach);
         unsync = now.size === other.unsync.size && [...now].every((f) => other.unsync.has(f)) ? other.unsync : now;
-      } else if (changedPages(before, after).length > 0 && other.vsatp !== null) {
+      } else if (changed.length > 0 && other.vsatp !== null) {
         const reach = reachable(after, other.vsatp.root);
-        if (changedPages(before, after).some((f) => reach.has(f))) cross.push('resync-seen-by-other-hart');
+        if (changed.some((f) => reach.has(f))) cross.push('resync-seen-by-other-hart');
       }
       if (!flush || owed.length === 0 || tlbEmpty(other.tlb) || onlyAdditions(before, after)) {
         return { hart: unsync === other.unsync ? other : { ...other, unsync }, flushed: false, fences: [], cross };
